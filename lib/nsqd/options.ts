@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
-import type { LogLevel } from "../internal/log.ts";
+import { LOG_LEVELS, type LogLevel } from "../internal/log.ts";
 
 /** `--tls-required`: Go stores 0 (not required), 1 (required), 2 (tcp-https). */
 export type TlsRequired = 0 | 1 | 2;
@@ -34,6 +34,12 @@ export interface NsqdOptions {
   authHttpRequestMethod: string;
   httpClientConnectTimeout: number;
   httpClientRequestTimeout: number;
+  /** [master-only] `--topology-region`: this node's region for topology-aware consumption. */
+  topologyRegion: string;
+  /** [master-only] `--topology-zone`: this node's zone for topology-aware consumption. */
+  topologyZone: string;
+  /** [master-only] `--enable-experiment` (repeatable), config key `enable_experiment`. */
+  experiments: string[];
 
   // diskqueue options
   dataPath: string;
@@ -120,6 +126,9 @@ export function defaultNsqdOptions(): NsqdOptions {
     authHttpRequestMethod: "get",
     httpClientConnectTimeout: 2_000,
     httpClientRequestTimeout: 5_000,
+    topologyRegion: "",
+    topologyZone: "",
+    experiments: [],
 
     dataPath: "",
     memQueueSize: 10_000,
@@ -174,4 +183,439 @@ export function defaultNsqdOptions(): NsqdOptions {
 /** Go's default node id: CRC32-IEEE of the MD5 digest of the hostname, mod 1024. */
 export function defaultNodeId(hostname: string): number {
   return crc32(createHash("md5").update(hostname).digest()) % 1024;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The option table: the one source for command-line flags, TOML keys, --help and GET /config/:opt
+// (lib/cli parses with it; the HTTP API renders with it). Defaults stay in defaultNsqdOptions().
+
+/**
+ * How an option is written on the command line and in TOML, and rendered by GET /config/:opt:
+ * - `string`, `int`, `bool`: as Go's flag package; `int` renders as a JSON number.
+ * - `duration`: Go duration text (`60s`); stored in ms; TOML integers mean ms; renders as ns.
+ * - `stringList` / `floatList`: repeatable flags, also comma-separated; TOML array or string.
+ * - `logLevel`: debug..fatal; renders as its number (LOG_LEVELS).
+ * - `tlsRequired`: boolean-style flag that also accepts `tcp-https`; renders 0, 1 or 2.
+ * - `tlsMinVersion`: `tls1.0`..`tls1.3`; renders as Go's uint16 (0x0301 = 769 ..).
+ */
+export type OptionKind =
+  | "string"
+  | "int"
+  | "bool"
+  | "duration"
+  | "stringList"
+  | "floatList"
+  | "logLevel"
+  | "tlsRequired"
+  | "tlsMinVersion";
+
+/** One row of a daemon's option table. */
+export interface OptionSpec<O> {
+  /** Command-line flag name, without dashes (`mem-queue-size`). */
+  readonly flag: string;
+  /** The options field it sets. */
+  readonly field: keyof O & string;
+  /** TOML and GET /config/:opt key: the flag with `-` → `_` unless Go's `cfg` tag says otherwise. */
+  readonly key: string;
+  readonly kind: OptionKind;
+  /** The options.go section it belongs to (a --help heading). */
+  readonly group: string;
+  /** Help text, as Go nsqd words it. */
+  readonly help: string;
+  /** Allowed values for string / stringList options checked while parsing. */
+  readonly choices?: readonly string[];
+}
+
+/** `--tls-min-version` names and Go's `tls.Version*` numbers (GET /config/tls_min_version). */
+export const TLS_VERSIONS: Readonly<Record<string, number>> = {
+  "tls1.0": 0x0301,
+  "tls1.1": 0x0302,
+  "tls1.2": 0x0303,
+  "tls1.3": 0x0304,
+};
+
+/** [master-only] `--enable-experiment` values nsqd knows. */
+export const EXPERIMENTS: readonly string[] = ["topology-aware-consumption"];
+
+type Row<O> = Omit<OptionSpec<O>, "group" | "key"> & { key?: string };
+
+/** Builds a group of rows; the config key defaults to the flag name with `-` → `_`. */
+export function optionGroup<O>(group: string, rows: Row<O>[]): OptionSpec<O>[] {
+  return rows.map((r) => ({ ...r, group, key: r.key ?? r.flag.replaceAll("-", "_") }));
+}
+
+/** Every nsqd option that is a flag, grouped and ordered like Go's nsqdFlagSet. */
+export const nsqdOptionTable: readonly OptionSpec<NsqdOptions>[] = [
+  ...optionGroup<NsqdOptions>("basic options", [
+    {
+      flag: "log-level",
+      field: "logLevel",
+      kind: "logLevel",
+      help: "set log verbosity: debug, info, warn, error, or fatal",
+    },
+    { flag: "log-prefix", field: "logPrefix", kind: "string", help: "log message prefix" },
+    {
+      flag: "node-id",
+      field: "id",
+      key: "id",
+      kind: "int",
+      help: "unique part for message IDs, (int) in range [0,1024) (default is hash of hostname)",
+    },
+    {
+      flag: "https-address",
+      field: "httpsAddress",
+      kind: "string",
+      help: "<addr>:<port> to listen on for HTTPS clients",
+    },
+    {
+      flag: "http-address",
+      field: "httpAddress",
+      kind: "string",
+      help: "<addr>:<port> to listen on for HTTP clients",
+    },
+    {
+      flag: "tcp-address",
+      field: "tcpAddress",
+      kind: "string",
+      help: "<addr>:<port> to listen on for TCP clients",
+    },
+    {
+      flag: "auth-http-address",
+      field: "authHttpAddresses",
+      key: "auth_http_addresses",
+      kind: "stringList",
+      help: "<addr>:<port> to query auth server (may be given multiple times)",
+    },
+    {
+      flag: "auth-http-request-method",
+      field: "authHttpRequestMethod",
+      kind: "string",
+      help: "HTTP method to use for auth server requests ('get' or 'post')",
+    },
+    {
+      flag: "broadcast-address",
+      field: "broadcastAddress",
+      kind: "string",
+      help: "address that will be registered with lookupd (defaults to the OS hostname)",
+    },
+    {
+      flag: "broadcast-tcp-port",
+      field: "broadcastTcpPort",
+      kind: "int",
+      help:
+        "TCP port that will be registered with lookupd (defaults to the TCP port that this nsqd is listening on)",
+    },
+    {
+      flag: "broadcast-http-port",
+      field: "broadcastHttpPort",
+      kind: "int",
+      help:
+        "HTTP port that will be registered with lookupd (defaults to the HTTP port that this nsqd is listening on)",
+    },
+    {
+      flag: "lookupd-tcp-address",
+      field: "nsqlookupdTcpAddresses",
+      key: "nsqlookupd_tcp_addresses",
+      kind: "stringList",
+      help: "lookupd TCP address (may be given multiple times)",
+    },
+    {
+      flag: "http-client-connect-timeout",
+      field: "httpClientConnectTimeout",
+      kind: "duration",
+      help: "timeout for HTTP connect",
+    },
+    {
+      flag: "http-client-request-timeout",
+      field: "httpClientRequestTimeout",
+      kind: "duration",
+      help: "timeout for HTTP request",
+    },
+    {
+      flag: "topology-region",
+      field: "topologyRegion",
+      kind: "string",
+      help: "region of this nsqd, for topology-aware consumption",
+    },
+    {
+      flag: "topology-zone",
+      field: "topologyZone",
+      kind: "string",
+      help: "availability zone of this nsqd, for topology-aware consumption",
+    },
+    {
+      flag: "enable-experiment",
+      field: "experiments",
+      key: "enable_experiment",
+      kind: "stringList",
+      choices: EXPERIMENTS,
+      help: `enable an experimental feature (may be given multiple times): ${
+        EXPERIMENTS.join(", ")
+      }`,
+    },
+  ]),
+  ...optionGroup<NsqdOptions>("diskqueue options", [
+    {
+      flag: "data-path",
+      field: "dataPath",
+      kind: "string",
+      help: "path to store disk-backed messages",
+    },
+    {
+      flag: "mem-queue-size",
+      field: "memQueueSize",
+      kind: "int",
+      help: "number of messages to keep in memory (per topic/channel)",
+    },
+    {
+      flag: "max-bytes-per-file",
+      field: "maxBytesPerFile",
+      kind: "int",
+      help: "number of bytes per diskqueue file before rolling",
+    },
+    {
+      flag: "sync-every",
+      field: "syncEvery",
+      kind: "int",
+      help: "number of messages per diskqueue fsync",
+    },
+    {
+      flag: "sync-timeout",
+      field: "syncTimeout",
+      kind: "duration",
+      help: "duration of time per diskqueue fsync",
+    },
+    {
+      flag: "queue-scan-worker-pool-max",
+      field: "queueScanWorkerPoolMax",
+      kind: "int",
+      help: "max concurrency for checking in-flight and deferred message timeouts",
+    },
+    {
+      flag: "queue-scan-selection-count",
+      field: "queueScanSelectionCount",
+      kind: "int",
+      help:
+        "number of channels to check per cycle (every 100ms) for in-flight and deferred timeouts",
+    },
+  ]),
+  ...optionGroup<NsqdOptions>("msg and command options", [
+    {
+      flag: "msg-timeout",
+      field: "msgTimeout",
+      kind: "duration",
+      help: "default duration to wait before auto-requeing a message",
+    },
+    {
+      flag: "max-msg-timeout",
+      field: "maxMsgTimeout",
+      kind: "duration",
+      help: "maximum duration before a message will timeout",
+    },
+    {
+      flag: "max-msg-size",
+      field: "maxMsgSize",
+      kind: "int",
+      help: "maximum size of a single message in bytes",
+    },
+    {
+      flag: "max-req-timeout",
+      field: "maxReqTimeout",
+      kind: "duration",
+      help: "maximum requeuing timeout for a message",
+    },
+    {
+      flag: "max-body-size",
+      field: "maxBodySize",
+      kind: "int",
+      help: "maximum size of a single command body",
+    },
+  ]),
+  ...optionGroup<NsqdOptions>("client overridable configuration options", [
+    {
+      flag: "max-heartbeat-interval",
+      field: "maxHeartbeatInterval",
+      kind: "duration",
+      help: "maximum client configurable duration of time between client heartbeats",
+    },
+    {
+      flag: "max-rdy-count",
+      field: "maxRdyCount",
+      kind: "int",
+      help: "maximum RDY count for a client",
+    },
+    {
+      flag: "max-output-buffer-size",
+      field: "maxOutputBufferSize",
+      kind: "int",
+      help: "maximum client configurable size (in bytes) for a client output buffer",
+    },
+    {
+      flag: "max-output-buffer-timeout",
+      field: "maxOutputBufferTimeout",
+      kind: "duration",
+      help: "maximum client configurable duration of time between flushing to a client",
+    },
+    {
+      flag: "min-output-buffer-timeout",
+      field: "minOutputBufferTimeout",
+      kind: "duration",
+      help: "minimum client configurable duration of time between flushing to a client",
+    },
+    {
+      flag: "output-buffer-timeout",
+      field: "outputBufferTimeout",
+      kind: "duration",
+      help: "default duration of time between flushing data to clients",
+    },
+    {
+      flag: "max-channel-consumers",
+      field: "maxChannelConsumers",
+      kind: "int",
+      help:
+        "maximum channel consumer connection count per nsqd instance (default 0, i.e., unlimited)",
+    },
+  ]),
+  ...optionGroup<NsqdOptions>("statsd integration options", [
+    {
+      flag: "statsd-address",
+      field: "statsdAddress",
+      kind: "string",
+      help: "UDP <addr>:<port> of a statsd daemon for pushing stats",
+    },
+    {
+      flag: "statsd-interval",
+      field: "statsdInterval",
+      kind: "duration",
+      help: "duration between pushing to statsd",
+    },
+    {
+      flag: "statsd-mem-stats",
+      field: "statsdMemStats",
+      kind: "bool",
+      help: "toggle sending memory and GC stats to statsd",
+    },
+    {
+      flag: "statsd-prefix",
+      field: "statsdPrefix",
+      kind: "string",
+      help: "prefix used for keys sent to statsd (%s for host replacement)",
+    },
+    {
+      flag: "statsd-udp-packet-size",
+      field: "statsdUdpPacketSize",
+      kind: "int",
+      help: "the size in bytes of statsd UDP packets",
+    },
+    {
+      flag: "statsd-exclude-ephemeral",
+      field: "statsdExcludeEphemeral",
+      kind: "bool",
+      help: "Skip ephemeral topics and channels when sending stats to statsd",
+    },
+  ]),
+  ...optionGroup<NsqdOptions>("e2e message latency options", [
+    {
+      flag: "e2e-processing-latency-percentile",
+      field: "e2eProcessingLatencyPercentiles",
+      key: "e2e_processing_latency_percentiles",
+      kind: "floatList",
+      help:
+        "message processing time percentiles (as float (0, 1.0]) to track (can be specified multiple times or comma separated '1.0,0.99,0.95', default none)",
+    },
+    {
+      flag: "e2e-processing-latency-window-time",
+      field: "e2eProcessingLatencyWindowTime",
+      kind: "duration",
+      help:
+        "calculate end to end latency quantiles for this duration of time (ie: 60s would only show quantile calculations from the past 60 seconds)",
+    },
+  ]),
+  ...optionGroup<NsqdOptions>("TLS config", [
+    { flag: "tls-cert", field: "tlsCert", kind: "string", help: "path to certificate file" },
+    { flag: "tls-key", field: "tlsKey", kind: "string", help: "path to key file" },
+    {
+      flag: "tls-client-auth-policy",
+      field: "tlsClientAuthPolicy",
+      kind: "string",
+      help: "client certificate auth policy ('require' or 'require-verify')",
+    },
+    {
+      flag: "tls-root-ca-file",
+      field: "tlsRootCaFile",
+      kind: "string",
+      help: "path to certificate authority file",
+    },
+    {
+      flag: "tls-required",
+      field: "tlsRequired",
+      kind: "tlsRequired",
+      help: "require TLS for client connections (true, false, tcp-https)",
+    },
+    {
+      flag: "tls-min-version",
+      field: "tlsMinVersion",
+      kind: "tlsMinVersion",
+      help: "minimum SSL/TLS version acceptable ('tls1.0', 'tls1.1', 'tls1.2' or 'tls1.3')",
+    },
+  ]),
+  ...optionGroup<NsqdOptions>("compression", [
+    {
+      flag: "deflate",
+      field: "deflate",
+      kind: "bool",
+      help: "enable deflate feature negotiation (client compression)",
+    },
+    {
+      flag: "max-deflate-level",
+      field: "maxDeflateLevel",
+      kind: "int",
+      help: "max deflate compression level a client can negotiate (> values == > nsqd CPU usage)",
+    },
+    {
+      flag: "snappy",
+      field: "snappy",
+      kind: "bool",
+      help: "enable snappy feature negotiation (client compression)",
+    },
+  ]),
+];
+
+/** The row whose config key is `key` (`mem_queue_size`, `id`, `nsqlookupd_tcp_addresses`). */
+export function findOptionByKey<O>(
+  table: readonly OptionSpec<O>[],
+  key: string,
+): OptionSpec<O> | undefined {
+  return table.find((o) => o.key === key);
+}
+
+/**
+ * An option's current value shaped like Go's `encoding/json` renders the Go field: durations in
+ * nanoseconds, the log level as its number, `tls_required` as 0/1/2, `tls_min_version` as
+ * Go's uint16, lists as arrays.
+ */
+export function optionJsonValue<O>(spec: OptionSpec<O>, opts: O): unknown {
+  const v = opts[spec.field] as unknown;
+  switch (spec.kind) {
+    case "duration":
+      return Math.round((v as number) * 1_000_000);
+    case "logLevel":
+      return LOG_LEVELS[v as LogLevel];
+    case "tlsMinVersion":
+      return TLS_VERSIONS[v as string] ?? 0;
+    case "stringList":
+    case "floatList":
+      return [...(v as unknown[])];
+    default:
+      return v;
+  }
+}
+
+/**
+ * GET /config/:opt for nsqd: the value of the option whose config key is `key`, rendered like Go
+ * (see optionJsonValue), or `undefined` when no option has that key.
+ */
+export function nsqdConfigValue(opts: NsqdOptions, key: string): unknown {
+  const spec = findOptionByKey(nsqdOptionTable, key);
+  return spec === undefined ? undefined : optionJsonValue(spec, opts);
 }

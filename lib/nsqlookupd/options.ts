@@ -4,7 +4,13 @@
  * NOTE(cli): lib/cli turns this into the flag/TOML/help table. Keep the field names stable.
  */
 import type { LogLevel } from "../internal/log.ts";
-import { osHostname } from "../nsqd/options.ts";
+import {
+  findOptionByKey,
+  optionGroup,
+  optionJsonValue,
+  type OptionSpec,
+  osHostname,
+} from "../nsqd/options.ts";
 
 export interface NsqlookupdOptions {
   logLevel: LogLevel;
@@ -26,4 +32,56 @@ export function defaultNsqlookupdOptions(): NsqlookupdOptions {
     inactiveProducerTimeout: 300_000,
     tombstoneLifetime: 45_000,
   };
+}
+
+/** Every nsqlookupd option that is a flag, ordered like Go's nsqlookupdFlagSet. */
+export const nsqlookupdOptionTable: readonly OptionSpec<NsqlookupdOptions>[] = optionGroup<
+  NsqlookupdOptions
+>("basic options", [
+  {
+    flag: "log-level",
+    field: "logLevel",
+    kind: "logLevel",
+    help: "set log verbosity: debug, info, warn, error, or fatal",
+  },
+  { flag: "log-prefix", field: "logPrefix", kind: "string", help: "log message prefix" },
+  {
+    flag: "tcp-address",
+    field: "tcpAddress",
+    kind: "string",
+    help: "<addr>:<port> to listen on for TCP clients",
+  },
+  {
+    flag: "http-address",
+    field: "httpAddress",
+    kind: "string",
+    help: "<addr>:<port> to listen on for HTTP clients",
+  },
+  {
+    flag: "broadcast-address",
+    field: "broadcastAddress",
+    kind: "string",
+    help: "address of this lookupd node, (default to the OS hostname)",
+  },
+  {
+    flag: "inactive-producer-timeout",
+    field: "inactiveProducerTimeout",
+    kind: "duration",
+    help: "duration of time a producer will remain in the active list since its last ping",
+  },
+  {
+    flag: "tombstone-lifetime",
+    field: "tombstoneLifetime",
+    kind: "duration",
+    help: "duration of time a producer will remain tombstoned if registration remains",
+  },
+]);
+
+/**
+ * GET /config/:opt for nsqlookupd: the option whose config key is `key`, rendered like Go
+ * (durations in ns, log level as its number), or `undefined` when no option has that key.
+ */
+export function nsqlookupdConfigValue(opts: NsqlookupdOptions, key: string): unknown {
+  const spec = findOptionByKey(nsqlookupdOptionTable, key);
+  return spec === undefined ? undefined : optionJsonValue(spec, opts);
 }
