@@ -60,3 +60,47 @@ export class DroppingBackendQueue implements BackendQueue {
     return Promise.resolve();
   }
 }
+
+/**
+ * An in-memory BackendQueue with the disk queue's semantics but no files (unit tests, and a
+ * stand-in wherever persistence is not wanted). Records are copied on put.
+ */
+export class MemoryBackendQueue implements BackendQueue {
+  onReadable: (() => void) | null = null;
+  #records: Uint8Array[] = [];
+  #head = 0;
+  #closed = false;
+
+  put(data: Uint8Array): void {
+    if (this.#closed) throw new Error("exiting");
+    this.#records.push(data.slice());
+  }
+  flushed(): Promise<void> {
+    return Promise.resolve();
+  }
+  depth(): number {
+    return this.#records.length - this.#head;
+  }
+  read(): Uint8Array | null {
+    if (this.#head === this.#records.length) return null;
+    const r = this.#records[this.#head++];
+    if (this.#head > 1024 && this.#head * 2 > this.#records.length) {
+      this.#records = this.#records.slice(this.#head);
+      this.#head = 0;
+    }
+    return r;
+  }
+  empty(): Promise<void> {
+    this.#records = [];
+    this.#head = 0;
+    return Promise.resolve();
+  }
+  delete(): Promise<void> {
+    this.#closed = true;
+    return this.empty();
+  }
+  close(): Promise<void> {
+    this.#closed = true;
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Listening on NSQ-style addresses: `host:port` (port 0 allowed, `[::1]:0` for IPv6, `:4150`
+ * for all interfaces) or a filesystem path for a unix socket (spec §4.14).
+ */
+export class ListenAddress {
+  constructor(
+    readonly transport: "tcp" | "unix",
+    readonly hostname: string,
+    readonly port: number,
+    readonly path: string,
+  ) {}
+
+  /** The address actually bound (real port when 0 was asked). */
+  bound(addr: Deno.Addr): ListenAddress {
+    if (addr.transport === "tcp") {
+      return new ListenAddress("tcp", this.hostname, addr.port, "");
+    }
+    return this;
+  }
+
+  toString(): string {
+    if (this.transport === "unix") return this.path;
+    const host = this.hostname.includes(":") ? `[${this.hostname}]` : this.hostname;
+    return `${host}:${this.port}`;
+  }
+}
+
+/** Parses `host:port` or a unix socket path; throws a TypeError naming the address. */
+export function parseListenAddress(s: string): ListenAddress {
+  if (s.includes("/")) return new ListenAddress("unix", "", -1, s);
+  const i = s.lastIndexOf(":");
+  if (i < 0) throw new TypeError(`invalid address "${s}": missing port`);
+  let host = s.slice(0, i);
+  const portText = s.slice(i + 1);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) {
+    throw new TypeError(`invalid address "${s}": bad port "${portText}"`);
+  }
+  return new ListenAddress("tcp", host || "0.0.0.0", port, "");
+}
+
+/** Binds a TCP or unix listener. */
+export function listen(addr: ListenAddress): Deno.Listener {
+  if (addr.transport === "unix") {
+    try {
+      // A socket file left by a previous run would make the bind fail; other files are kept.
+      if (Deno.lstatSync(addr.path).isSocket) Deno.removeSync(addr.path);
+    } catch { /* nothing there */ }
+    return Deno.listen({ transport: "unix", path: addr.path });
+  }
+  return Deno.listen({ transport: "tcp", hostname: addr.hostname, port: addr.port });
+}
