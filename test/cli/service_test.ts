@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { runService, type SignalSource, type StopSignal } from "../../lib/cli/service.ts";
+import type { Daemon } from "../../lib/internal/daemon.ts";
+import { Logger } from "../../lib/internal/log.ts";
+
+/** A signal source the test fires by hand. */
+class FakeSignals implements SignalSource {
+  handlers = new Set<(s: StopSignal) => void>();
+  subscribe(handler: (s: StopSignal) => void): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+  fire(sig: StopSignal = "SIGTERM"): void {
+    for (const h of [...this.handlers]) h(sig);
+  }
+}
+
+/** A daemon whose steps the test controls and records. */
+class FakeDaemon implements Daemon {
+  events: string[] = [];
+  readonly failed: Promise<Error>;
+  fail!: (e: Error) => void;
+  started = Promise.withResolvers<void>();
+  startError: Error | undefined;
+  /** When set, close() waits for it. */
+  closeGate: Promise<void> | undefined;
+  closeCalls = 0;
+
+  constructor() {
+    this.failed = new Promise((r) => this.fail = r);
+  }
+  async start(): Promise<void> {
+    this.events.push("start");
+    await Promise.resolve();
+    if (this.startError) throw this.startError;
+    this.started.resolve();
+  }
+  async close(): Promise<void> {
+    this.closeCalls++;
+    this.events.push("close");
+    if (this.closeGate) await this.closeGate;
+    this.events.push("closed");
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function capture(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { logger: new Logger("[test] ", "debug", (l) => lines.push(l)), lines };
+}
+
+Deno.test("runService: start, SIGTERM, graceful close, exit 0, listeners removed", async () => {
+  const signals = new FakeSignals();
+  const daemon = new FakeDaemon();
+  const { logger, lines } = capture();
+  const code = runService(daemon, { name: "nsqd", logger, signals });
+  await daemon.started.promise;
+  assert.equal(signals.handlers.size, 1);
+  signals.fire("SIGTERM");
+  assert.equal(await code, 0);
+  assert.deepEqual(daemon.events, ["start", "close", "closed"]);
+  assert.equal(signals.handlers.size, 0);
+  assert.ok(lines.some((l) => l.includes("INFO: nsqd: received SIGTERM, shutting down")));
+});
+
+Deno.test("runService: SIGINT behaves the same", async () => {
+  const signals = new FakeSignals();
+  const daemon = new FakeDaemon();
+  const { logger } = capture();
+  const code = runService(daemon, { name: "nsqd", logger, signals });
+  await daemon.started.promise;
+  signals.fire("SIGINT");
+  assert.equal(await code, 0);
+  assert.equal(daemon.closeCalls, 1);
+});
+
+Deno.test("runService: a second signal during close forces exit 1", async () => {
+  const signals = new FakeSignals();
+  const daemon = new FakeDaemon();
+  const gate = Promise.withResolvers<void>();
+  daemon.closeGate = gate.promise;
+  const { logger, lines } = capture();
+  const code = runService(daemon, { name: "nsqd", logger, signals });
+  await daemon.started.promise;
+  signals.fire("SIGTERM");
+  await Promise.resolve();
+  signals.fire("SIGINT");
+  assert.equal(await code, 1);
+  assert.deepEqual(daemon.events, ["start", "close"]);
+  assert.ok(lines.some((l) => l.includes("received SIGINT again, forcing exit")));
+  assert.equal(signals.handlers.size, 0);
+  gate.resolve(); // let the abandoned close finish
+});
+
+Deno.test("runService: daemon.failed → fatal log, close, exit 1", async () => {
+  const signals = new FakeSignals();
+  const daemon = new FakeDaemon();
+  const { logger, lines } = capture();
+  const code = runService(daemon, { name: "nsqd", logger, signals });
+  await daemon.started.promise;
+  daemon.fail(new Error("TCP listener died"));
+  assert.equal(await code, 1);
+  assert.deepEqual(daemon.events, ["start", "close", "closed"]);
+  assert.ok(lines.some((l) => l.includes("FATAL: nsqd: TCP listener died")));
+  assert.equal(signals.handlers.size, 0);
+});
+
+Deno.test("runService: a start failure is logged, the daemon closed, exit 1", async () => {
+  const signals = new FakeSignals();
+  const daemon = new FakeDaemon();
+  daemon.startError = new Error("listen tcp 127.0.0.1:1: address in use");
+  const { logger, lines } = capture();
+  assert.equal(await runService(daemon, { name: "nsqd", logger, signals }), 1);
+  assert.deepEqual(daemon.events, ["start", "close", "closed"]);
+  assert.ok(lines.some((l) => l.includes("FATAL: nsqd: failed to start - listen tcp")));
+  assert.equal(signals.handlers.size, 0);
+});
+
+Deno.test("runService: a signal during start stops right after start", async () => {
+  const signals = new FakeSignals();
+  const daemon = new FakeDaemon();
+  const { logger } = capture();
+  const code = runService(daemon, { name: "nsqd", logger, signals });
+  signals.fire("SIGTERM"); // start() has not resolved yet
+  assert.equal(await code, 0);
+  assert.deepEqual(daemon.events, ["start", "close", "closed"]);
+});
+
+Deno.test("runService: a close error exits 1", async () => {
+  const signals = new FakeSignals();
+  const daemon = new FakeDaemon();
+  daemon.closeGate = Promise.reject(new Error("fsync failed"));
+  daemon.closeGate.catch(() => {});
+  const { logger, lines } = capture();
+  const code = runService(daemon, { name: "nsqd", logger, signals });
+  await daemon.started.promise;
+  signals.fire();
+  assert.equal(await code, 1);
+  assert.ok(lines.some((l) => l.includes("ERROR: nsqd: error while closing - fsync failed")));
+});
