@@ -14,6 +14,7 @@
  * In flight: `id → Message` for FIN/REQ/TOUCH plus a min-heap by deadline; deferred: a min-heap by
  * due time. nsqd's scan loop calls `processTimeouts(now)` for channels with entries, every 100 ms.
  */
+import { monoNow } from "../internal/clock.ts";
 import { Fifo } from "../internal/fifo.ts";
 import { PriorityQueue } from "../internal/priority_queue.ts";
 import type { BackendQueue } from "./backend_queue.ts";
@@ -211,7 +212,7 @@ export class Channel {
   // ---- in flight ----------------------------------------------------------------------------
 
   startInFlight(msg: Message, c: ClientV2): void {
-    const now = performance.now();
+    const now = monoNow();
     msg.client = c;
     msg.deliveryTs = now;
     msg.pri = now + c.msgTimeout;
@@ -255,14 +256,14 @@ export class Channel {
     const msg = this.#inFlight.get(id);
     if (msg === undefined) return "ID not in flight";
     if (msg.client !== c) return "client does not own message";
-    const now = performance.now();
+    const now = monoNow();
     const deadline = Math.min(now + c.msgTimeout, msg.deliveryTs + this.nsqd.opts.maxMsgTimeout);
     this.#inFlightPq.update(msg, deadline);
     return null;
   }
 
   #startDeferred(msg: Message, ms: number): void {
-    msg.pri = performance.now() + ms;
+    msg.pri = monoNow() + ms;
     this.#deferredPq.push(msg);
     if (this.#deferredPq.length === 1) this.nsqd.watchTimeouts(this);
   }

@@ -10,6 +10,7 @@
  *   timeout, re-armed at most once per deadline period);
  * - output-buffer timeout: armed when message frames are buffered, flushes them.
  */
+import { monoNow } from "../internal/clock.ts";
 import {
   encodeFrame,
   FRAME_TYPE_ERROR,
@@ -91,8 +92,8 @@ export class ClientV2 {
   /** Messages published per topic (PUB/MPUB/DPUB). */
   readonly pubCounts = new Map<string, number>();
 
-  /** performance.now() of the last bytes read. */
-  lastReadAt = performance.now();
+  /** monoNow() of the last bytes read. */
+  lastReadAt = monoNow();
   closed = false;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   #readDeadlineTimer: ReturnType<typeof setTimeout> | undefined;
@@ -135,6 +136,7 @@ export class ClientV2 {
   /** Subscribed, channel not paused, in-flight below RDY, output not backlogged. */
   isReadyForMessages(): boolean {
     return this.state === STATE_SUBSCRIBED &&
+      !this.closed &&
       this.inFlightCount < this.readyCount &&
       !this.channel!.paused &&
       !this.writer.backlogged;
@@ -214,7 +216,7 @@ export class ClientV2 {
 
   #onHeartbeat = (): void => {
     if (
-      this.writer.writing && performance.now() - this.writer.writeStartedAt > this.heartbeatInterval
+      this.writer.writing && monoNow() - this.writer.writeStartedAt > this.heartbeatInterval
     ) {
       this.close(); // write deadline exceeded: the client stopped reading
       return;
@@ -225,7 +227,7 @@ export class ClientV2 {
 
   #onReadDeadline = (): void => {
     const deadline = this.heartbeatInterval * 2;
-    const idle = performance.now() - this.lastReadAt;
+    const idle = monoNow() - this.lastReadAt;
     if (idle >= deadline) {
       this.close();
       return;

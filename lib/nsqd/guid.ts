@@ -16,14 +16,16 @@ const EPOCH_TICKS = 1288834974288;
 const TICK_NS = 1048576;
 const MAX_SEQUENCE = 4095;
 
-const HEX3: string[] = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(3, "0"));
+import { wallNowMs } from "../internal/clock.ts";
+
+const HEX_CODES = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 
 export class GuidFactory {
   readonly nodeId: number;
   #tick = -1;
   #seq = 0;
-  /** Hex of the id's top 52 bits for the current tick: 13 chars; the last 3 are the sequence. */
-  #prefix = "";
+  /** Char codes of the id's top 52 bits for the current tick (13 hex digits). */
+  #p: number[] = new Array(13).fill(48);
 
   constructor(nodeId: number) {
     if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 1023) {
@@ -34,7 +36,7 @@ export class GuidFactory {
 
   /** The next id as 16 lowercase hex chars. */
   next(): string {
-    const now = Math.floor((performance.timeOrigin + performance.now()) * 1e6 / TICK_NS);
+    const now = Math.floor(wallNowMs() * 1e6 / TICK_NS);
     if (now > this.#tick) {
       this.#setTick(now);
     } else if (this.#seq < MAX_SEQUENCE) {
@@ -42,7 +44,26 @@ export class GuidFactory {
     } else {
       this.#setTick(this.#tick + 1);
     }
-    return this.#prefix + HEX3[this.#seq];
+    // One flat string per id (a concatenation would make a cons string to flatten on hashing).
+    const p = this.#p, s = this.#seq;
+    return String.fromCharCode(
+      p[0],
+      p[1],
+      p[2],
+      p[3],
+      p[4],
+      p[5],
+      p[6],
+      p[7],
+      p[8],
+      p[9],
+      p[10],
+      p[11],
+      p[12],
+      HEX_CODES[s >> 8],
+      HEX_CODES[(s >> 4) & 15],
+      HEX_CODES[s & 15],
+    );
   }
 
   #setTick(tick: number): void {
@@ -53,7 +74,8 @@ export class GuidFactory {
     // (t mod 2^10)·2^10 + node, i.e. 5 hex chars.
     const hi = Math.floor(t / 1024);
     const mid = ((t % 1024) * 1024 + this.nodeId) >>> 0;
-    this.#prefix = hi.toString(16).padStart(8, "0") + mid.toString(16).padStart(5, "0");
+    const hex = hi.toString(16).padStart(8, "0") + mid.toString(16).padStart(5, "0");
+    for (let i = 0; i < 13; i++) this.#p[i] = hex.charCodeAt(i);
   }
 }
 

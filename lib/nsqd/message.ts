@@ -9,6 +9,7 @@
  * in-flight and deferred maps and is compared to what FIN/REQ/TOUCH send). Fan-out to several
  * channels shares `body`; each channel gets its own Message for attempts and delivery state.
  */
+import { wallNowMs } from "../internal/clock.ts";
 import type { ClientV2 } from "./client_v2.ts";
 
 export const MSG_ID_LENGTH = 16;
@@ -48,7 +49,7 @@ export class Message {
 
   /** A message created now (timestamp = wall clock in ns). */
   static create(id: string, body: Uint8Array): Message {
-    const ns = (performance.timeOrigin + performance.now()) * 1e6;
+    const ns = wallNowMs() * 1e6;
     const hi = Math.floor(ns / TWO_32);
     return new Message(id, body, hi, Math.floor(ns - hi * TWO_32), 0);
   }

@@ -8,6 +8,7 @@
  * writes memory, in-flight and deferred messages to disk and closes its files → loops end →
  * data-path lock released.
  */
+import { monoNow } from "../internal/clock.ts";
 import { Logger } from "../internal/log.ts";
 import { TaskGroup } from "../internal/task_group.ts";
 import type { Daemon } from "../internal/daemon.ts";
@@ -592,7 +593,7 @@ export class Nsqd implements Daemon {
    * processes what is due, so a timeout is never more than one interval late.
    */
   #scan(): void {
-    const now = performance.now();
+    const now = monoNow();
     for (const c of this.#timed) {
       if (c.exiting || !c.hasTimed) {
         this.#timed.delete(c);

@@ -14,6 +14,7 @@
  * slow disk slows its publishers instead of growing memory); then responses are flushed in one
  * write.
  */
+import { monoNow } from "../internal/clock.ts";
 import { goQuote, isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { NSQ_VERSION } from "../version.ts";
 import {
@@ -141,7 +142,7 @@ class ProtocolV2 {
       }
       if (n === null) return;
       end += n;
-      client.lastReadAt = performance.now();
+      client.lastReadAt = monoNow();
     }
   }
 

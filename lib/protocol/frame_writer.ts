@@ -7,6 +7,7 @@
  * flush was asked for or the buffer reached the threshold. `backlogged` tells the owner to stop
  * feeding messages (a consumer that does not read fills its buffer and stops being ready).
  */
+import { monoNow } from "../internal/clock.ts";
 import { type Transport, writeAll } from "./transport.ts";
 import type { Message } from "../nsqd/message.ts";
 
@@ -129,7 +130,7 @@ export class FrameWriter {
     }
     this.#dv = new DataView(this.#buf.buffer);
     this.#len = 0;
-    this.writeStartedAt = performance.now();
+    this.writeStartedAt = monoNow();
     this.#writing = this.#write(data);
   }
 
