@@ -14,7 +14,7 @@
  * In flight: `id → Message` for FIN/REQ/TOUCH plus a min-heap by deadline; deferred: a min-heap by
  * due time. nsqd's scan loop calls `processTimeouts(now)` for channels with entries, every 100 ms.
  */
-import { monoNow } from "../internal/clock.ts";
+import { monoNow, wallNowMs } from "../internal/clock.ts";
 import { Fifo } from "../internal/fifo.ts";
 import { PriorityQueue } from "../internal/priority_queue.ts";
 import type { BackendQueue } from "./backend_queue.ts";
@@ -23,6 +23,7 @@ import { Message } from "./message.ts";
 import type { Nsqd } from "./nsqd.ts";
 import type { Topic } from "./topic.ts";
 import { isEphemeral } from "../protocol/names.ts";
+import { E2eLatencyStream } from "./quantile.ts";
 
 /** Messages moved per drain batch before yielding to the event loop. */
 const DRAIN_BATCH = 2048;
@@ -47,6 +48,8 @@ export class Channel {
   readonly #inFlightPq = new PriorityQueue<Message>();
   readonly #deferredPq = new PriorityQueue<Message>();
 
+  /** FIN latency percentiles (null unless --e2e-processing-latency-percentile is set). */
+  readonly e2eStream: E2eLatencyStream | null;
   messageCount = 0;
   requeueCount = 0;
   timeoutCount = 0;
@@ -64,6 +67,10 @@ export class Channel {
     this.#mem = new Fifo(Math.min(this.#memMax, 1024));
     this.backend = nsqd.newBackend(`${topic.name}:${name}`, this.ephemeral);
     this.backend.onReadable = () => this.drain();
+    const o = nsqd.opts;
+    this.e2eStream = o.e2eProcessingLatencyPercentiles.length > 0
+      ? new E2eLatencyStream(o.e2eProcessingLatencyWindowTime, o.e2eProcessingLatencyPercentiles)
+      : null;
   }
 
   /** Memory + backend depth. */
@@ -237,7 +244,10 @@ export class Channel {
   finishMessage(c: ClientV2, id: string): string | null {
     const msg = this.#takeInFlight(c, id);
     if (typeof msg === "string") return msg;
-    this.nsqd.recordE2e(this, msg);
+    if (this.e2eStream !== null) {
+      const now = wallNowMs();
+      this.e2eStream.insert((now - msg.timestampMs()) * 1e6, now);
+    }
     return null;
   }
 

@@ -23,6 +23,8 @@ import type { NsqdOptions } from "./options.ts";
 import { serveV2 } from "./protocol_v2.ts";
 import { Topic } from "./topic.ts";
 import { listen, type ListenAddress, parseListenAddress } from "../protocol/listen.ts";
+import { LookupClient } from "./lookup.ts";
+import { osHostname } from "./options.ts";
 
 /** Shape of nsqd.dat (Go's Metadata struct). */
 interface MetadataFile {
@@ -173,11 +175,49 @@ export class Nsqd implements Daemon {
       this.logger.info(`TCP: listening on ${this.#tcpAddr}`);
       this.spawn(this.#acceptLoop(this.#listener));
       this.#scanTimer = setInterval(() => this.#scan(), this.opts.queueScanInterval);
+      this.#startLookup();
     } catch (err) {
       await this.#unlockDataPath();
       this.#listener?.close();
       throw err;
     }
+  }
+
+  /** Port of the HTTP listener (0 when disabled, -1 on a unix socket). */
+  httpPort = 0;
+
+  /** One lookupd peer per --lookupd-tcp-address (also changed live by PUT /config). */
+  #startLookup(): void {
+    const o = this.opts;
+    this.lookup = new LookupClient({
+      logger: this.logger,
+      broadcastAddress: o.broadcastAddress,
+      hostname: osHostname(),
+      tcpPort: o.broadcastTcpPort || this.tcpPort,
+      httpPort: o.broadcastHttpPort || this.httpPort,
+      version: NSQ_VERSION,
+      registrations: () => this.#registrations(),
+      httpClientConnectTimeout: o.httpClientConnectTimeout,
+      httpClientRequestTimeout: o.httpClientRequestTimeout,
+      maxBodySize: o.maxBodySize,
+    });
+    this.lookup.setAddresses(o.nsqlookupdTcpAddresses);
+  }
+
+  /** What lookupds must know after a (re)connect: topics without channels, and every channel. */
+  #registrations(): { topic: string; channel?: string }[] {
+    const out: { topic: string; channel?: string }[] = [];
+    for (const t of this.topics.values()) {
+      if (t.channels.size === 0) out.push({ topic: t.name });
+      for (const c of t.channels.values()) out.push({ topic: t.name, channel: c.name });
+    }
+    return out;
+  }
+
+  /** Replaces the lookupd peers (PUT /config/nsqlookupd_tcp_addresses). */
+  setLookupdAddresses(addrs: string[]): void {
+    this.opts.nsqlookupdTcpAddresses = addrs;
+    this.lookup?.setAddresses(addrs);
   }
 
   async close(): Promise<void> {
@@ -601,11 +641,6 @@ export class Nsqd implements Daemon {
       }
       c.processTimeouts(now);
     }
-  }
-
-  /** Records a FIN's end-to-end latency sample (no-op unless percentiles are configured). */
-  recordE2e(_c: Channel, _msg: Message): void {
-    // wired to the e2e latency streams once percentiles are configured (stats)
   }
 
   newClientId(): number {
