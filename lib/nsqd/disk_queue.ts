@@ -70,7 +70,7 @@ const READ_CHUNK = 1 << 20;
 /** Smallest read-ahead buffer worth allocating. */
 const READ_MIN = 64 * 1024;
 /** While handing out records, read ahead again once fewer bytes than this are buffered. */
-const PREFETCH_BELOW = READ_CHUNK / 4;
+const PREFETCH_BELOW = 64 * 1024;
 /** First write buffer size; it doubles as needed. */
 const WRITE_BUF_INITIAL = 16 * 1024;
 /** A drained write buffer up to this size is kept for the next batch while the queue is busy. */
@@ -249,7 +249,11 @@ export class DiskQueue implements BackendQueue {
     return this.#readFileNum < this.#writeFileNum || this.#readPos < this.#writePos ? 1 : 0;
   }
 
-  /** The next record (a copy the caller owns), or null when none is in memory right now. */
+  /**
+   * The next record, or null when none is in memory right now (then a fill starts and
+   * `onReadable` follows). The record is a view into a read-ahead chunk that the queue never
+   * writes again, so the caller owns its bytes; holding it keeps that chunk (up to 1 MiB) alive.
+   */
   read(): Uint8Array | null {
     if (this.#closing || this.#emptyRequested || this.#readErrorPending) return this.#none();
     const ra = this.#ra;
@@ -263,7 +267,8 @@ export class DiskQueue implements BackendQueue {
     }
     const size = 4 + len;
     if (avail < size) return this.#none();
-    const rec = ra.slice(o + 4, o + size);
+    // A view: bytes before raOff are never written again (fills append or use a new buffer).
+    const rec = ra.subarray(o + 4, o + size);
     this.#raOff = o + size;
     this.#readPos += size;
     this.#depth--;
@@ -554,26 +559,35 @@ export class DiskQueue implements BackendQueue {
       this.#logger.error(
         `DISKQUEUE(${this.name}) failed to write ${left} records - ${error.message}`,
       );
-      this.#failed = true;
-      this.#callback(this.#onError, error);
+      this.#fail(error);
     } else if (gen === this.#emptyGen && (this.#needSync || this.#count >= this.#syncEvery)) {
       try {
         await this.#syncNow();
       } catch (err) {
         error = errorOf(err);
         this.#logger.error(`DISKQUEUE(${this.name}) failed to sync - ${error.message}`);
-        this.#callback(this.#onError, error);
+        this.#fail(error);
       }
     }
-    if (error === null && this.#failed) {
-      this.#failed = false;
-      this.#callback(this.#onSuccess);
-    }
+    if (error === null) this.#succeed();
     if (lastSeq > this.#doneSeq) this.#doneSeq = lastSeq;
     this.#settle(error);
     if (this.#spare === null && buf.length <= WRITE_BUF_KEEP) this.#spare = buf;
     // The reader may be waiting for exactly these records.
     if (this.#wantReadable) this.#startFill(false);
+  }
+
+  /** A write or sync failed: tell the owner (nsqd sets its health to the error). */
+  #fail(err: Error): void {
+    this.#failed = true;
+    this.#callback(this.#onError, err);
+  }
+
+  /** A write or sync succeeded: after a failure, tell the owner (nsqd clears its health). */
+  #succeed(): void {
+    if (!this.#failed) return;
+    this.#failed = false;
+    this.#callback(this.#onSuccess);
   }
 
   #callback<A extends unknown[]>(fn: ((...args: A) => void) | undefined, ...args: A): void {
@@ -641,10 +655,11 @@ export class DiskQueue implements BackendQueue {
   async #syncLogged(): Promise<void> {
     try {
       await this.#syncNow();
+      this.#succeed();
     } catch (err) {
       const e = errorOf(err);
       this.#logger.error(`DISKQUEUE(${this.name}) failed to sync - ${e.message}`);
-      this.#callback(this.#onError, e);
+      this.#fail(e);
     }
   }
 
@@ -769,7 +784,11 @@ export class DiskQueue implements BackendQueue {
       this.#writeFile = null;
     }
     let error: Error | null = null;
-    for (let i = this.#readFileNum; i <= this.#writeFileNum; i++) {
+    // Files the reader already passed but the io loop has not deleted yet go too.
+    const nums = this.#deleteQueue;
+    this.#deleteQueue = [];
+    for (let i = this.#readFileNum; i <= this.#writeFileNum; i++) nums.push(i);
+    for (const i of nums) {
       try {
         await Deno.remove(this.#fileName(i));
       } catch (err) {
@@ -856,12 +875,10 @@ export class DiskQueue implements BackendQueue {
     }
     if (this.#fillActive) return;
     if (buffered === 0) {
-      if (this.#moreOnDisk(this.#readPos)) this.#raOff = this.#raEnd = 0;
-      else {
-        this.#ra = null; // caught up: free the read-ahead buffer while idle
-        this.#raOff = this.#raEnd = 0;
-        return;
-      }
+      // Handed-out records are views into this buffer: never reuse it.
+      this.#ra = null;
+      this.#raOff = this.#raEnd = 0;
+      if (!this.#moreOnDisk(this.#readPos)) return;
     }
     if (buffered < PREFETCH_BELOW && this.#moreInFile(this.#readPos + buffered)) {
       this.#startFill(true);
@@ -899,6 +916,7 @@ export class DiskQueue implements BackendQueue {
     this.#readFileNum = old + 1;
     this.#readPos = 0;
     this.#readFileEnd = -1;
+    this.#ra = null;
     this.#raOff = this.#raEnd = 0;
     this.#deleteQueue.push(old);
     this.#needSync = true;
@@ -956,6 +974,7 @@ export class DiskQueue implements BackendQueue {
   #afterFill(): void {
     if (this.#closing || this.#emptyRequested || this.#readErrorPending) return;
     if (this.#raOff === this.#raEnd) {
+      this.#ra = null;
       this.#raOff = this.#raEnd = 0;
       this.#maybeRotate();
     }
@@ -1026,19 +1045,20 @@ export class DiskQueue implements BackendQueue {
         continue;
       }
 
-      // Make room: compact, or allocate a buffer big enough for the next record and the chunk.
+      // Append after raEnd when the next record fits there and the space is worth a read;
+      // otherwise move the leftover into a new buffer. Never compact in place: records handed
+      // out are views into the bytes before raOff.
       const avail = limit - filePos;
       const need = this.#needBytes();
-      const want = Math.max(need, Math.min(READ_CHUNK, Math.max(READ_MIN, leftover + avail)));
       let ra = this.#ra;
-      if (ra === null || ra.length < want) {
-        const nb = new Uint8Array(want);
+      if (
+        ra === null || ra.length - this.#raOff < need ||
+        ra.length - this.#raEnd < Math.min(avail, READ_MIN)
+      ) {
+        const size = Math.max(need, Math.min(READ_CHUNK, Math.max(READ_MIN, leftover + avail)));
+        const nb = new Uint8Array(size);
         if (ra !== null && leftover > 0) nb.set(ra.subarray(this.#raOff, this.#raEnd));
         ra = this.#ra = nb;
-        this.#raOff = 0;
-        this.#raEnd = leftover;
-      } else if (this.#raOff > 0) {
-        ra.copyWithin(0, this.#raOff, this.#raEnd);
         this.#raOff = 0;
         this.#raEnd = leftover;
       }
