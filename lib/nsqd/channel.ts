@@ -273,6 +273,7 @@ export class Channel {
   }
 
   #startDeferred(msg: Message, ms: number): void {
+    msg.compact();
     msg.pri = monoNow() + ms;
     this.#deferredPq.push(msg);
     if (this.#deferredPq.length === 1) this.nsqd.watchTimeouts(this);
@@ -280,6 +281,7 @@ export class Channel {
 
   /** Re-put after REQ/timeout; a backend failure is logged (the message cannot go anywhere). */
   #requeue(msg: Message): void {
+    msg.compact();
     try {
       this.put(msg);
     } catch (err) {

@@ -61,6 +61,15 @@ export class Message {
     return m;
   }
 
+  /**
+   * Gives the body its own buffer when it is a small view of a large one (a disk read-ahead
+   * chunk, an MPUB batch), so a message that lingers (requeued, deferred) does not pin it.
+   */
+  compact(): void {
+    const b = this.body;
+    if (b.buffer.byteLength > 4 * b.length + 4096) this.body = b.slice();
+  }
+
   /** Timestamp in ms since the epoch (loses sub-µs precision; for latency figures). */
   timestampMs(): number {
     return (this.tsHi * TWO_32 + this.tsLo) / 1e6;

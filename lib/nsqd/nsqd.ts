@@ -14,10 +14,10 @@ import { TaskGroup } from "../internal/task_group.ts";
 import type { Daemon } from "../internal/daemon.ts";
 import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { NSQ_VERSION } from "../version.ts";
-import { type BackendQueue, DroppingBackendQueue, MemoryBackendQueue } from "./backend_queue.ts";
+import { type BackendQueue, DroppingBackendQueue } from "./backend_queue.ts";
 import type { Channel } from "./channel.ts";
 import { ClientV2 } from "./client_v2.ts";
-// import { DiskQueue } from "./disk_queue.ts";
+import { DiskQueue } from "./disk_queue.ts";
 import { type Message, MIN_VALID_MSG_LENGTH } from "./message.ts";
 import type { NsqdOptions } from "./options.ts";
 import { serveV2 } from "./protocol_v2.ts";
@@ -580,7 +580,18 @@ export class Nsqd implements Daemon {
 
   newBackend(name: string, ephemeral: boolean): BackendQueue {
     if (ephemeral) return new DroppingBackendQueue();
-    return new MemoryBackendQueue(); // TODO(disk): DiskQueue once it lands
+    return new DiskQueue({
+      name,
+      dataPath: this.#dataPath,
+      maxBytesPerFile: this.opts.maxBytesPerFile,
+      minMsgSize: MIN_VALID_MSG_LENGTH,
+      maxMsgSize: this.opts.maxMsgSize + MIN_VALID_MSG_LENGTH,
+      syncEvery: this.opts.syncEvery,
+      syncTimeout: this.opts.syncTimeout,
+      logger: this.logger,
+      onError: (err) => this.setHealth(err),
+      onSuccess: () => this.setHealth(null),
+    });
   }
 
   /** Writes a message to a backend, recording the write so the publisher awaits the disk. */
