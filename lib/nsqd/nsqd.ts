@@ -23,7 +23,9 @@ import type { NsqdOptions } from "./options.ts";
 import { serveV2 } from "./protocol_v2.ts";
 import { Topic } from "./topic.ts";
 import { listen, type ListenAddress, parseListenAddress } from "../protocol/listen.ts";
+import { startNsqdHttp } from "./http.ts";
 import { LookupClient } from "./lookup.ts";
+import { startNsqdStatsd } from "./stats_collect.ts";
 import { osHostname } from "./options.ts";
 
 /** Shape of nsqd.dat (Go's Metadata struct). */
@@ -174,17 +176,37 @@ export class Nsqd implements Daemon {
       this.#tcpAddr = addr.bound(this.#listener.addr);
       this.logger.info(`TCP: listening on ${this.#tcpAddr}`);
       this.spawn(this.#acceptLoop(this.#listener));
+      const http = await startNsqdHttp(this, { tls: this.httpsTls ?? undefined });
+      this.addSubsystem("HTTP", () => http.close());
+      this.httpPort = http.httpPort;
+      this.httpAddress = http.httpAddress;
+      this.httpsAddress = http.httpsAddress;
       this.#scanTimer = setInterval(() => this.#scan(), this.opts.queueScanInterval);
       this.#startLookup();
+      startNsqdStatsd(this, this.httpPort);
     } catch (err) {
+      this.#abort.abort();
+      try {
+        this.#listener?.close();
+      } catch { /* not bound */ }
+      for (const s of this.#subsystems.reverse()) await s.close().catch(() => {});
+      clearInterval(this.#scanTimer);
+      await this.lookup?.close();
+      await this.#tasks.wait();
+      await Promise.all([...this.topics.values()].map((t) => t.close()));
       await this.#unlockDataPath();
-      this.#listener?.close();
       throw err;
     }
   }
 
   /** Port of the HTTP listener (0 when disabled, -1 on a unix socket). */
   httpPort = 0;
+  /** Bound HTTP address ("" when disabled). */
+  httpAddress = "";
+  /** Bound HTTPS address ("" unless TLS is configured). */
+  httpsAddress = "";
+  /** PEM cert and key for HTTPS, set by the TLS setup before start(). */
+  httpsTls: { cert: string; key: string } | null = null;
 
   /** One lookupd peer per --lookupd-tcp-address (also changed live by PUT /config). */
   #startLookup(): void {

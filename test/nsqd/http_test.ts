@@ -3,7 +3,6 @@
  * text nsq answers, against a real nsqd with its HTTP listener on 127.0.0.1 port 0.
  */
 import assert from "node:assert/strict";
-import { startNsqdHttp } from "../../lib/nsqd/http.ts";
 import type { NsqdOptions } from "../../lib/nsqd/options.ts";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
 import { waitFor } from "../_util/wait.ts";
@@ -48,26 +47,18 @@ async function start(
   overrides: Partial<NsqdOptions> = {},
   tls?: { cert: string; key: string },
 ): Promise<Server> {
-  const s = await startNsqd(overrides);
-  let http;
-  try {
-    http = await startNsqdHttp(s.nsqd, { tls });
-  } catch (err) {
-    await s.close();
-    throw err;
-  }
-  const base = `http://${http.httpAddress}`;
+  const s = await startNsqd({ httpAddress: "127.0.0.1:0", ...overrides }, undefined, {
+    httpsTls: tls,
+  });
+  const base = `http://${s.nsqd.httpAddress}`;
   return {
     s,
     base,
-    httpAddress: http.httpAddress,
-    httpsAddress: http.httpsAddress,
+    httpAddress: s.nsqd.httpAddress,
+    httpsAddress: s.nsqd.httpsAddress,
     req: async (method, path, body, headers) =>
       read(await fetch(base + path, { method, body: body as BodyInit, headers })),
-    [Symbol.asyncDispose]: async () => {
-      await http.close();
-      await s.close();
-    },
+    [Symbol.asyncDispose]: () => s.close(),
   };
 }
 
@@ -673,10 +664,9 @@ Deno.test("HTTPS without --tls-required: both listeners serve the API", async ()
 });
 
 Deno.test("HTTP: the listeners close when nsqd closes", async () => {
-  const s = await startNsqd();
-  const http = await startNsqdHttp(s.nsqd);
-  assert.equal((await read(await fetch(`http://${http.httpAddress}/ping`))).text, "OK");
+  const s = await startNsqd({ httpAddress: "127.0.0.1:0" });
+  const addr = s.nsqd.httpAddress;
+  assert.equal((await read(await fetch(`http://${addr}/ping`))).text, "OK");
   await s.close();
-  await http.close(); // already closing through nsqd.signal; idempotent
-  await assert.rejects(fetch(`http://${http.httpAddress}/ping`));
+  await assert.rejects(fetch(`http://${addr}/ping`));
 });

@@ -9,7 +9,6 @@
  * with --e2e-processing-latency-percentile 0.99,0.5.
  */
 import assert from "node:assert/strict";
-import { startNsqdHttp } from "../../lib/nsqd/http.ts";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
 import { waitFor } from "../_util/wait.ts";
 import { V2Conn } from "../_util/wire.ts";
@@ -172,13 +171,14 @@ interface Scene extends AsyncDisposable {
 }
 
 async function scene(): Promise<Scene> {
-  const s = await startNsqd({ e2eProcessingLatencyPercentiles: [0.99, 0.5] });
-  const http = await startNsqdHttp(s.nsqd);
-  const base = `http://${http.httpAddress}`;
+  const s = await startNsqd({
+    httpAddress: "127.0.0.1:0",
+    e2eProcessingLatencyPercentiles: [0.99, 0.5],
+  });
+  const base = `http://${s.nsqd.httpAddress}`;
   const conns: V2Conn[] = [];
   const dispose = async () => {
     for (const c of conns) await c.close();
-    await http.close();
     await s.close();
   };
   try {

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
-import { startNsqdHttp } from "../../lib/nsqd/http.ts";
 import type { NsqdOptions } from "../../lib/nsqd/options.ts";
 import { startNsqdStatsd } from "../../lib/nsqd/stats_collect.ts";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
@@ -44,22 +43,27 @@ async function withStatsd(
 ): Promise<void> {
   const udp = await udpListener();
   try {
-    await using s = await startNsqd({
+    // nsqd starts without statsd so the test decides when the loop starts
+    const { statsdAddress, ...rest } = {
       statsdAddress: `127.0.0.1:${udp.port}`,
       statsdInterval: 100,
       broadcastAddress: "127.0.0.1",
+      httpAddress: "127.0.0.1:0",
       ...overrides,
-    });
-    await using http = await startNsqdHttp(s.nsqd);
+    };
+    await using s = await startNsqd({ ...rest, statsdAddress: "" });
     await fn({
       s,
       lines: udp.lines,
-      prefix: `nsq.127_0_0_1_${http.httpPort}.`,
+      prefix: `nsq.127_0_0_1_${s.nsqd.httpPort}.`,
       post: async (path, body) => {
-        const res = await fetch(`http://${http.httpAddress}${path}`, { method: "POST", body });
+        const res = await fetch(`http://${s.nsqd.httpAddress}${path}`, { method: "POST", body });
         assert.equal(res.status, 200, await res.text());
       },
-      startStatsd: () => assert.ok(startNsqdStatsd(s.nsqd, http.httpPort)),
+      startStatsd: () => {
+        s.nsqd.opts.statsdAddress = statsdAddress;
+        assert.ok(startNsqdStatsd(s.nsqd, s.nsqd.httpPort));
+      },
     });
   } finally {
     await udp.close();
@@ -165,11 +169,12 @@ Deno.test("statsd: not started without --statsd-address; the loop ends with nsqd
   assert.equal(startNsqdStatsd(s.nsqd), null);
   const udp = await udpListener();
   try {
+    // nsqd.start() starts the loop itself when --statsd-address is set
     await using s2 = await startNsqd({
       statsdAddress: `127.0.0.1:${udp.port}`,
       statsdInterval: 50,
+      broadcastHttpPort: 4151,
     });
-    assert.ok(startNsqdStatsd(s2.nsqd, 4151));
     await waitFor(() => udp.lines.length > 0);
     assert.ok(udp.lines[0].startsWith("nsq.127_0_0_1_4151."), udp.lines[0]);
     await s2.close(); // resolves only once the loop has ended (sanitizers check its timers)
