@@ -511,6 +511,31 @@ Deno.test("output buffering: a full buffer is flushed before the timeout", async
   assert.equal(m.body.length, 100);
 });
 
+Deno.test("output buffering: RDY 0 and a response frame both flush buffered messages", async () => {
+  await using s = await startNsqd();
+  const topic = uniqueName();
+  await using c = await V2Conn.connect(s.tcpAddress);
+  await c.identify({ output_buffer_timeout: 10_000 });
+  await c.expectResponse("OK");
+  await c.sub(topic, "ch");
+  await c.expectResponse("OK");
+  await c.rdy(10);
+  await using p = await V2Conn.connect(s.tcpAddress);
+  await p.pub(topic, "one");
+  await p.expectResponse("OK");
+  assert.equal(await frameWithin(c, 100), null, "flushed before any trigger");
+  // a response on the same connection flushes: the message comes first, then the OK
+  await c.pub(uniqueName(), "x");
+  assert.equal(dec.decode((await c.expectMessage({ timeoutMs: 1000 })).body), "one");
+  await c.expectResponse("OK");
+  await p.pub(topic, "two");
+  await p.expectResponse("OK");
+  assert.equal(await frameWithin(c, 100), null, "flushed before any trigger");
+  // the client becoming not ready flushes
+  await c.rdy(0);
+  assert.equal(dec.decode((await c.expectMessage({ timeoutMs: 1000 })).body), "two");
+});
+
 // ---- sample rate -------------------------------------------------------------------------------
 
 Deno.test("sample_rate 50 delivers roughly half of 1000 messages; the rest are dropped for the client", async () => {
