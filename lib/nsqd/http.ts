@@ -20,8 +20,10 @@ import {
   type HttpServerHandle,
   NSQ_CONTENT_TYPE_HEADER,
   NSQ_CONTENT_TYPE_V1,
-  type QueryParams,
+  parseQuery,
+  QueryParams,
   RawJson,
+  respondV1,
   serveHttp,
   splitHostPort,
   V1App,
@@ -169,22 +171,63 @@ function serveHttps(
 // Routes
 
 /**
- * The request handler for both listeners. `/pub` and `/mpub` run on an app without a logger
- * (Go does not log them); every other request goes through the logging app, which also answers
- * 404 / 405 for everything (including `GET /pub`).
+ * The request handler for both listeners. `POST /pub` and `POST /mpub` (the hot path) skip the
+ * router and are not logged (Go does not log them either); every other request goes through
+ * the logging V1App, which also answers 404 / 405 for everything (including `GET /pub`).
  */
 export function nsqdHttpHandler(nsqd: Nsqd, ports: NsqdHttpPorts): Deno.ServeHandler {
-  const logged = newNsqdHttpApp(nsqd, ports);
-  const quiet = new V1App();
-  quiet.post("/pub", (c) => doPub(nsqd, c));
-  quiet.post("/mpub", (c) => doMpub(nsqd, c));
+  const app = newNsqdHttpApp(nsqd, ports);
   return (req, info) => {
     if (req.method === "POST") {
       const path = urlPath(req.url);
-      if (path === "/pub" || path === "/mpub") return quiet.fetch(req, info);
+      if (path === "/pub") return publish(nsqd, req, doPub);
+      if (path === "/mpub") return publish(nsqd, req, doMpub);
     }
-    return logged.fetch(req, info);
+    return app.fetch(req, info);
   };
+}
+
+/** A publish request's input: the raw request and its query, parsed on first use. */
+interface PubRequest {
+  readonly request: Request;
+  query(): QueryParams;
+}
+
+type PubHandler = (nsqd: Nsqd, c: PubRequest) => Promise<string>;
+
+const OK_HEADERS: [string, string][] = [
+  [NSQ_CONTENT_TYPE_HEADER, NSQ_CONTENT_TYPE_V1],
+  ["Content-Type", "text/plain; charset=utf-8"],
+];
+
+/** Runs a publish handler outside the router, answering like V1App would. */
+async function publish(nsqd: Nsqd, request: Request, handler: PubHandler): Promise<Response> {
+  let query: QueryParams | null = null;
+  const c: PubRequest = {
+    request,
+    query: () => (query ??= parseRequestQuery(request.url)),
+  };
+  try {
+    const text = await handler(nsqd, c);
+    return new Response(text, { headers: OK_HEADERS });
+  } catch (err) {
+    if (err instanceof HttpError) return respondV1(err.status, err.text);
+    nsqd.logger.error(`panic in HTTP handler - ${err instanceof Error ? err.message : err}`);
+    return respondV1(500, "INTERNAL_ERROR");
+  }
+}
+
+/** The query string of `url` parsed like Go's url.ParseQuery; 400 INVALID_REQUEST when bad. */
+function parseRequestQuery(url: string): QueryParams {
+  const q = url.indexOf("?");
+  let raw = q < 0 ? "" : url.slice(q + 1);
+  const hash = raw.indexOf("#");
+  if (hash >= 0) raw = raw.slice(0, hash);
+  try {
+    return new QueryParams(parseQuery(raw));
+  } catch {
+    throw new HttpError(400, "INVALID_REQUEST");
+  }
 }
 
 /** The path of an absolute URL, without query (no decoding; only compared with plain paths). */
@@ -367,12 +410,13 @@ export function newNsqdHttpApp(nsqd: Nsqd, ports: NsqdHttpPorts): V1App {
  * POST /pub: checks, in Go's order, Content-Length and the read size against --max-msg-size
  * (413 MSG_TOO_BIG), an empty body (400 MSG_EMPTY), the topic (creating it), then `defer`.
  */
-async function doPub(nsqd: Nsqd, c: V1Context): Promise<string> {
+async function doPub(nsqd: Nsqd, c: PubRequest): Promise<string> {
   const o = nsqd.opts;
   const req = c.request;
-  if (contentLength(req) > o.maxMsgSize) throw new HttpError(413, "MSG_TOO_BIG");
+  const declared = contentLength(req);
+  if (declared > o.maxMsgSize) throw new HttpError(413, "MSG_TOO_BIG");
   const readMax = o.maxMsgSize + 1;
-  const body = await readBodyOr500(req, readMax);
+  const body = await readBodyOr500(req, readMax, declared);
   if (body.length === readMax) throw new HttpError(413, "MSG_TOO_BIG");
   if (body.length === 0) throw new HttpError(400, "MSG_EMPTY");
   const q = c.query();
@@ -396,15 +440,16 @@ async function doPub(nsqd: Nsqd, c: V1Context): Promise<string> {
  * or, with `binary`, `[4-byte count]([4-byte size][bytes])*`. Every message is validated
  * before any is put.
  */
-async function doMpub(nsqd: Nsqd, c: V1Context): Promise<string> {
+async function doMpub(nsqd: Nsqd, c: PubRequest): Promise<string> {
   const o = nsqd.opts;
   const req = c.request;
-  if (contentLength(req) > o.maxBodySize) throw new HttpError(413, "BODY_TOO_BIG");
+  const declared = contentLength(req);
+  if (declared > o.maxBodySize) throw new HttpError(413, "BODY_TOO_BIG");
   const q = c.query();
   const topic = await getTopicFromQuery(nsqd, q);
   const binary = binaryParam(nsqd, q.get("binary"));
   const readMax = o.maxBodySize + 1;
-  const body = await readBodyOr500(req, readMax);
+  const body = await readBodyOr500(req, readMax, declared);
   let bodies: Uint8Array[];
   if (binary) {
     if (body.length === readMax) throw new HttpError(413, "BODY_TOO_BIG");
@@ -601,9 +646,13 @@ function contentLength(req: Request): number {
 }
 
 /** {@linkcode readBody}, with a read failure answered 500 INTERNAL_ERROR as in Go. */
-async function readBodyOr500(req: Request, limit: number): Promise<Uint8Array> {
+async function readBodyOr500(
+  req: Request,
+  limit: number,
+  declared = contentLength(req),
+): Promise<Uint8Array> {
   try {
-    return await readBody(req, limit);
+    return await readBody(req, limit, declared);
   } catch {
     throw new HttpError(500, "INTERNAL_ERROR");
   }
@@ -611,12 +660,16 @@ async function readBodyOr500(req: Request, limit: number): Promise<Uint8Array> {
 
 /**
  * Reads at most `limit` bytes of the request body (Go's `io.LimitReader`): a result of exactly
- * `limit` bytes means the body may be longer, and the rest is left unread.
+ * `limit` bytes means the body may be longer, and the rest is left unread. `declared` is the
+ * Content-Length (-1 when chunked): a body declared shorter than `limit` is read in one piece.
  */
-export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+export async function readBody(
+  req: Request,
+  limit: number,
+  declared = contentLength(req),
+): Promise<Uint8Array> {
   const stream = req.body;
   if (stream === null) return new Uint8Array(0);
-  const declared = contentLength(req);
   if (declared >= 0 && declared < limit) {
     const buf = new Uint8Array(await req.arrayBuffer());
     return buf.length > limit ? buf.subarray(0, limit) : buf;
