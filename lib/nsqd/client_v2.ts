@@ -174,8 +174,14 @@ export class ClientV2 {
     this.writer.writeFrame(FRAME_TYPE_RESPONSE, encoder.encode(text));
   }
 
+  /**
+   * An error frame. Error texts echo wire bytes (decoded one char per byte), so they are
+   * encoded back one byte per char: a command NSQ cannot parse is echoed byte for byte.
+   */
   sendError(text: string): void {
-    this.writer.writeFrame(FRAME_TYPE_ERROR, encoder.encode(text));
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    this.writer.writeFrame(FRAME_TYPE_ERROR, bytes);
   }
 
   /** RDY: the max-in-flight window. */

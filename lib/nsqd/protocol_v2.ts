@@ -77,6 +77,8 @@ class ProtocolV2 {
   #lastPub = "PUB";
   /** Set by IDENTIFY when the transport is upgraded: stop parsing this buffer. */
   #upgraded = false;
+  /** The peer closed its side: a command still waiting for bytes fails with NSQ's read error. */
+  #eof = false;
 
   constructor(nsqd: Nsqd, client: ClientV2) {
     this.nsqd = nsqd;
@@ -140,7 +142,15 @@ class ProtocolV2 {
       } catch {
         return;
       }
-      if (n === null) return;
+      if (n === null) {
+        if (start < end) {
+          // A command whose body never came: NSQ answers its "failed to read" error.
+          this.#eof = true;
+          const r = this.#execNext(start, end);
+          if ((typeof r === "number" ? r : await r) === CLOSE) await this.#closeAfterFlush();
+        }
+        return;
+      }
       end += n;
       client.lastReadAt = monoNow();
     }
@@ -276,8 +286,12 @@ class ProtocolV2 {
     return this.#dv.getInt32(off);
   }
 
-  /** Records that the pending command needs `n` bytes from `body` (so the buffer can grow). */
-  #needMore(body: number, n: number): number {
+  /**
+   * Records that the pending command needs `n` bytes from `body` (so the buffer can grow);
+   * at end of stream the command fails with `eofError`, NSQ's text for that read.
+   */
+  #needMore(body: number, n: number, eofError: string): number {
+    if (this.#eof) throw new FatalError(eofError);
     this.#need = body - this.#cmdStart + n;
     return NEED_MORE;
   }
@@ -288,11 +302,15 @@ class ProtocolV2 {
     const c = this.client;
     if (c.state !== STATE_INIT) throw new FatalError("E_INVALID cannot IDENTIFY in current state");
     const size = this.#readLen(body, end);
-    if (size === null) return this.#needMore(body, 4);
+    if (size === null) {
+      return this.#needMore(body, 4, "E_BAD_BODY IDENTIFY failed to read body size");
+    }
     const max = this.nsqd.opts.maxBodySize;
     if (size > max) throw new FatalError(`E_BAD_BODY IDENTIFY body too big ${size} > ${max}`);
     if (size <= 0) throw new FatalError(`E_BAD_BODY IDENTIFY invalid body size ${size}`);
-    if (body + 4 + size > end) return this.#needMore(body, 4 + size);
+    if (body + 4 + size > end) {
+      return this.#needMore(body, 4 + size, "E_BAD_BODY IDENTIFY failed to read body");
+    }
     const text = new TextDecoder().decode(this.#buf.subarray(body + 4, body + 4 + size));
     const data = decodeIdentify(text);
     if (data === null) throw new FatalError("E_BAD_BODY IDENTIFY failed to decode JSON body");
@@ -361,11 +379,13 @@ class ProtocolV2 {
     if (c.state !== STATE_INIT) throw new FatalError("E_INVALID cannot AUTH in current state");
     if (params.length !== 1) throw new FatalError("E_INVALID AUTH invalid number of parameters");
     const size = this.#readLen(body, end);
-    if (size === null) return this.#needMore(body, 4);
+    if (size === null) return this.#needMore(body, 4, "E_BAD_BODY AUTH failed to read body size");
     const max = this.nsqd.opts.maxBodySize;
     if (size > max) throw new FatalError(`E_BAD_BODY AUTH body too big ${size} > ${max}`);
     if (size <= 0) throw new FatalError(`E_BAD_BODY AUTH invalid body size ${size}`);
-    if (body + 4 + size > end) return this.#needMore(body, 4 + size);
+    if (body + 4 + size > end) {
+      return this.#needMore(body, 4 + size, "E_BAD_BODY AUTH failed to read body");
+    }
     if (c.auth !== null) throw new FatalError("E_INVALID AUTH already set");
     if (this.nsqd.opts.authHttpAddresses.length === 0) {
       throw new FatalError("E_AUTH_DISABLED AUTH disabled");
@@ -549,11 +569,15 @@ class ProtocolV2 {
   ): Result {
     const topicName = params[1];
     const size = this.#readLen(body, end);
-    if (size === null) return this.#needMore(body, 4);
+    if (size === null) {
+      return this.#needMore(body, 4, `E_BAD_MESSAGE ${cmd} failed to read message body size`);
+    }
     if (size <= 0) throw new FatalError(`E_BAD_MESSAGE ${cmd} invalid message body size ${size}`);
     const max = this.nsqd.opts.maxMsgSize;
     if (size > max) throw new FatalError(`E_BAD_MESSAGE ${cmd} message too big ${size} > ${max}`);
-    if (body + 4 + size > end) return this.#needMore(body, 4 + size);
+    if (body + 4 + size > end) {
+      return this.#needMore(body, 4 + size, `E_BAD_MESSAGE ${cmd} failed to read message body`);
+    }
     const data = this.#buf.slice(body + 4, body + 4 + size);
     const put = (): number => {
       const topic = this.nsqd.getTopic(topicName);
@@ -621,13 +645,15 @@ class ProtocolV2 {
     const topic = this.nsqd.getTopic(topicName); // created even if the body turns out invalid
     const o = this.nsqd.opts;
     const size = this.#readLen(body, end);
-    if (size === null) return this.#needMore(body, 4);
+    if (size === null) return this.#needMore(body, 4, "E_BAD_BODY MPUB failed to read body size");
     if (size <= 0) throw new FatalError(`E_BAD_BODY MPUB invalid body size ${size}`);
     if (size > o.maxBodySize) {
       throw new FatalError(`E_BAD_BODY MPUB body too big ${size} > ${o.maxBodySize}`);
     }
     const count = this.#readLen(body + 4, end);
-    if (count === null) return this.#needMore(body, 8);
+    if (count === null) {
+      return this.#needMore(body, 8, "E_BAD_BODY MPUB failed to read message count");
+    }
     const maxMessages = Math.floor((o.maxBodySize - 4) / 5);
     if (count <= 0 || count > maxMessages) {
       throw new FatalError(`E_BAD_BODY MPUB invalid message count ${count}`);
@@ -636,13 +662,21 @@ class ProtocolV2 {
     let off = body + 8;
     for (let i = 0; i < count; i++) {
       const n = this.#readLen(off, end);
-      if (n === null) return this.#needMore(body, Math.max(off - body + 4, 4 + size));
+      if (n === null) {
+        return this.#needMore(
+          body,
+          Math.max(off - body + 4, 4 + size),
+          `E_BAD_MESSAGE MPUB failed to read message(${i}) body size`,
+        );
+      }
       if (n <= 0) throw new FatalError(`E_BAD_MESSAGE MPUB invalid message(${i}) body size ${n}`);
       if (n > o.maxMsgSize) {
         throw new FatalError(`E_BAD_MESSAGE MPUB message too big ${n} > ${o.maxMsgSize}`);
       }
       off += 4 + n;
-      if (off > end) return this.#needMore(body, off - body);
+      if (off > end) {
+        return this.#needMore(body, off - body, "E_BAD_MESSAGE MPUB failed to read message body");
+      }
     }
     // One copy of the whole batch; each message body is a view into it.
     const block = this.#buf.slice(body + 8, off);
@@ -706,11 +740,21 @@ const IDENTIFY_FIELDS: Record<string, "string" | "bool" | "int" | "int32"> = {
  */
 export function decodeIdentify(text: string): IdentifyData | null {
   let raw: unknown;
+  let badNumber = false;
   try {
-    raw = JSON.parse(text);
+    // Go's decoder refuses a fraction or exponent ("1000.0", "1e3") and int64 overflow for an
+    // int field; JSON.parse would turn them into integers, so check the source text.
+    raw = JSON.parse(text, (key, value, context?: { source?: string }) => {
+      if (typeof value === "number" && IDENTIFY_FIELDS[key.toLowerCase()] !== undefined) {
+        const src = context?.source ?? "";
+        if (/[.eE]/.test(src) || Math.abs(value) > 9223372036854775807) badNumber = true;
+      }
+      return value;
+    });
   } catch {
     return null;
   }
+  if (badNumber) return null;
   if (raw === null) return {};
   if (typeof raw !== "object" || Array.isArray(raw)) return null;
   const out: Record<string, unknown> = {};
