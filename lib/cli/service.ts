@@ -5,7 +5,8 @@
  * - A start failure is logged at fatal level; whatever did start is closed; exit 1.
  * - If `daemon.failed` settles (a loop died), its reason is logged at fatal level, the daemon is
  *   closed, exit 1 (nsqd 1.2+ exits when a listener fails).
- * - A second signal while closing forces exit 1 without waiting for `close()`.
+ * - A second signal while closing (more than DUPLICATE_SIGNAL_MS after the first) forces exit 1
+ *   without waiting for `close()`.
  * Signal listeners are removed before returning. SIGUSR1 is never touched.
  */
 import type { Daemon } from "../internal/daemon.ts";
@@ -42,11 +43,16 @@ export interface ServiceOptions {
   readonly logger: Logger;
   /** Defaults to osSignals(). */
   readonly signals?: SignalSource;
+  /** Repeats of the first stop signal within this many ms are ignored (default 1000). */
+  readonly duplicateSignalMs?: number;
 }
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** A second stop signal this soon after the first is taken as a duplicate delivery. */
+export const DUPLICATE_SIGNAL_MS = 1000;
 
 /**
  * Starts `daemon`, waits for a stop signal or a fatal failure, closes it, and resolves with the
@@ -60,7 +66,18 @@ export async function runService(daemon: Daemon, options: ServiceOptions): Promi
   let signalCount = 0;
   let onSignal: (() => void) | undefined;
   let nextSignal = new Promise<void>((r) => onSignal = r);
+  let firstSignalAt = 0;
+  const window = options.duplicateSignalMs ?? DUPLICATE_SIGNAL_MS;
   const unsubscribe = source.subscribe((sig) => {
+    // One Ctrl-C (or `timeout`'s SIGTERM) often arrives twice: to the whole process group and
+    // again forwarded by a wrapper such as `deno task`. A repeat within DUPLICATE_SIGNAL_MS is
+    // the same request, not the "second signal" that forces an exit.
+    const now = performance.now();
+    if (signalCount === 1 && now - firstSignalAt < window) {
+      logger.debug(`${name}: received ${sig} again within ${window}ms, ignored`);
+      return;
+    }
+    if (signalCount === 0) firstSignalAt = now;
     signalCount++;
     logger.info(
       signalCount === 1

@@ -82,7 +82,7 @@ Deno.test("runService: a second signal during close forces exit 1", async () => 
   const gate = Promise.withResolvers<void>();
   daemon.closeGate = gate.promise;
   const { logger, lines } = capture();
-  const code = runService(daemon, { name: "nsqd", logger, signals });
+  const code = runService(daemon, { name: "nsqd", logger, signals, duplicateSignalMs: 0 });
   await daemon.started.promise;
   signals.fire("SIGTERM");
   await Promise.resolve();
@@ -92,6 +92,23 @@ Deno.test("runService: a second signal during close forces exit 1", async () => 
   assert.ok(lines.some((l) => l.includes("received SIGINT again, forcing exit")));
   assert.equal(signals.handlers.size, 0);
   gate.resolve(); // let the abandoned close finish
+});
+
+Deno.test("runService: a repeat of the signal right after the first (process group + task runner) is not a second signal", async () => {
+  const signals = new FakeSignals();
+  const daemon = new FakeDaemon();
+  const gate = Promise.withResolvers<void>();
+  daemon.closeGate = gate.promise;
+  const { logger, lines } = capture();
+  const code = runService(daemon, { name: "nsqd", logger, signals, duplicateSignalMs: 60_000 });
+  await daemon.started.promise;
+  signals.fire("SIGINT");
+  await Promise.resolve();
+  signals.fire("SIGINT");
+  gate.resolve();
+  assert.equal(await code, 0);
+  assert.deepEqual(daemon.events, ["start", "close", "closed"]);
+  assert.ok(!lines.some((l) => l.includes("forcing exit")));
 });
 
 Deno.test("runService: daemon.failed → fatal log, close, exit 1", async () => {
