@@ -1,4 +1,4 @@
-/** .ci/run against a fake `deno` on PATH: summary parsing and exit status. */
+/** .ci/run against a fake `npx` (and `deno`) on PATH: summary parsing and exit status. */
 import assert from "node:assert/strict";
 
 const SCRIPT = new URL("../../.ci/run", import.meta.url).pathname;
@@ -7,11 +7,13 @@ async function ciRun(fakeOutput: string, fakeStatus: number) {
   const dir = await Deno.makeTempDir({ prefix: "nsq_cli_ci_" });
   try {
     await Deno.writeTextFile(`${dir}/out.txt`, fakeOutput);
-    await Deno.writeTextFile(
-      `${dir}/deno`,
-      `#!/usr/bin/env bash\necho "args: $*" >&2\ncat "${dir}/out.txt"\nexit ${fakeStatus}\n`,
-    );
-    await Deno.chmod(`${dir}/deno`, 0o755);
+    for (const tool of ["npx", "deno"]) {
+      await Deno.writeTextFile(
+        `${dir}/${tool}`,
+        `#!/usr/bin/env bash\necho "${tool} args: $*" >&2\ncat "${dir}/out.txt"\nexit ${fakeStatus}\n`,
+      );
+      await Deno.chmod(`${dir}/${tool}`, 0o755);
+    }
     const out = await new Deno.Command("bash", {
       args: [SCRIPT],
       env: { PATH: `${dir}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}` },
@@ -25,12 +27,12 @@ async function ciRun(fakeOutput: string, fakeStatus: number) {
   }
 }
 
-Deno.test(".ci/run: runs `deno task test` and prints N passed, M failed", async () => {
+Deno.test(".ci/run: runs the README's `npx -y deno@2.9.6 task test`, prints N passed, M failed", async () => {
   let r = await ciRun("running 3 tests\nok | 12 passed | 0 failed (3s)\n", 0);
   assert.equal(r.code, 0);
   assert.equal(r.last, "12 passed, 0 failed");
   assert.match(r.stdout, /running 3 tests/); // the test output is passed through
-  assert.match(r.stdout, /^args: task test$/m); // exactly `deno task test`
+  assert.match(r.stdout, /^npx args: -y deno@2\.9\.6 task test$/m); // exactly the README's command
 
   r = await ciRun("ok | 5 passed (12 steps) | 0 failed | 2 ignored (1s)\n", 0);
   assert.deepEqual([r.code, r.last], [0, "5 passed, 0 failed"]);
