@@ -11,10 +11,11 @@
  *
  * The block codec is our own (a port of golang/snappy's pure-Go `encodeBlock` / `decode`) rather
  * than npm:snappyjs: it compresses into and decompresses out of reusable buffers, so a framed
- * write allocates nothing, and it hashes with `Math.imul` instead of float multiplication. On
- * 16 KB batches of 200-byte messages it runs at snappyjs's speed per block (~500 MB/s encode,
- * ~950 MB/s decode here) minus snappyjs's per-call allocations; the tests cross-check both
- * directions against npm:snappy (napi, the C++ codec) and npm:snappystream (framing).
+ * write allocates nothing; it hashes with `Math.imul` and reads 4-byte words through a DataView
+ * (one load instead of four byte loads and shifts). On 16 KB batches of 200-byte messages it
+ * measured ~850 MB/s encode and ~970 MB/s decode here, against ~490 / ~930 MB/s for snappyjs.
+ * The tests cross-check both directions against npm:snappy (napi, the C++ codec) and
+ * npm:snappystream (framing).
  *
  * @module
  */
@@ -57,10 +58,6 @@ const MAX_TABLE_BITS = 14;
 const INPUT_MARGIN = 16 - 1;
 /** Blocks shorter than this are emitted as one literal (golang/snappy minNonLiteralBlockSize). */
 const MIN_NON_LITERAL_BLOCK_SIZE = 1 + 1 + INPUT_MARGIN;
-
-function load32(p: Uint8Array, i: number): number {
-  return p[i] | (p[i + 1] << 8) | (p[i + 2] << 16) | (p[i + 3] << 24);
-}
 
 function emitLiteral(
   dst: Uint8Array,
@@ -138,10 +135,11 @@ function encodeFragment(
   const mask = (1 << (32 - shift)) - 1;
   table.fill(0, 0, mask + 1);
 
+  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
   const sLimit = end - INPUT_MARGIN;
   let nextEmit = start;
   let s = start + 1;
-  let nextHash = Math.imul(load32(src, s), 0x1e35a7bd) >>> shift;
+  let nextHash = Math.imul(dv.getInt32(s, true), 0x1e35a7bd) >>> shift;
 
   for (;;) {
     // Probe for a 4-byte match, stepping further the longer nothing matched.
@@ -156,8 +154,8 @@ function encodeFragment(
       if (nextS > sLimit) return emitRemainder(dst, d, src, nextEmit, end);
       candidate = start + table[nextHash & mask];
       table[nextHash & mask] = s - start;
-      nextHash = Math.imul(load32(src, nextS), 0x1e35a7bd) >>> shift;
-    } while (load32(src, s) !== load32(src, candidate));
+      nextHash = Math.imul(dv.getInt32(nextS, true), 0x1e35a7bd) >>> shift;
+    } while (dv.getInt32(s, true) !== dv.getInt32(candidate, true));
 
     d = emitLiteral(dst, d, src, nextEmit, s);
 
@@ -166,18 +164,23 @@ function encodeFragment(
     do {
       const base = s;
       s += 4;
-      for (let i = candidate + 4; s < end && src[i] === src[s]; i++) s++;
+      let i = candidate + 4;
+      while (s + 4 <= end && dv.getInt32(i, true) === dv.getInt32(s, true)) {
+        i += 4;
+        s += 4;
+      }
+      for (; s < end && src[i] === src[s]; i++) s++;
       d = emitCopy(dst, d, base - candidate, s - base);
       nextEmit = s;
       if (s >= sLimit) return emitRemainder(dst, d, src, nextEmit, end);
-      const prevHash = Math.imul(load32(src, s - 1), 0x1e35a7bd) >>> shift;
+      const prevHash = Math.imul(dv.getInt32(s - 1, true), 0x1e35a7bd) >>> shift;
       table[prevHash & mask] = s - 1 - start;
-      cur = load32(src, s);
+      cur = dv.getInt32(s, true);
       const curHash = Math.imul(cur, 0x1e35a7bd) >>> shift;
       candidate = start + table[curHash & mask];
       table[curHash & mask] = s - start;
-    } while (cur === load32(src, candidate));
-    nextHash = Math.imul(load32(src, s + 1), 0x1e35a7bd) >>> shift;
+    } while (cur === dv.getInt32(candidate, true));
+    nextHash = Math.imul(dv.getInt32(s + 1, true), 0x1e35a7bd) >>> shift;
     s++;
   }
 }

@@ -151,3 +151,15 @@ export async function readAll(t: Transport, chunk = 4096): Promise<Uint8Array> {
     parts.push(buf.slice(0, k));
   }
 }
+
+/** A connected loopback TCP pair: [server side, client side]. */
+export async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const accepted = listener.accept();
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    return [await accepted, client];
+  } finally {
+    listener.close();
+  }
+}
