@@ -1,0 +1,495 @@
+/**
+ * Server-side TLS upgrade in the middle of a TCP connection (IDENTIFY `tls_v1`, spec §1.5, §4.12).
+ *
+ * `Deno.startTls` only makes clients, so the server handshake runs on node:tls: a `TLSSocket`
+ * with `isServer: true` over a node Duplex that reads and writes the connection's Transport.
+ * Data then flows through {@link TlsTransport}, which adapts the socket's events back to the
+ * pull-style Transport the connection's read loop and writer use.
+ *
+ * Client certificates follow nsqd's `--tls-client-auth-policy`: `require` needs some
+ * certificate; `require-verify` needs one that chains to `ca` (or the system roots without
+ * `ca`). node:tls's `authorized` flag is not reliable on the server side in Deno, so the chain is
+ * checked here with node:crypto's X509Certificate after the handshake.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
+import { Duplex } from "node:stream";
+import { type PeerCertificate, rootCertificates, TLSSocket } from "node:tls";
+import { type Transport, writeAll } from "./transport.ts";
+
+/** nsqd's `--tls-client-auth-policy` values ("" = no client certificate requested). */
+export type TlsClientAuthPolicy = "" | "require" | "require-verify";
+
+/** nsqd's `--tls-min-version` values. */
+export type TlsMinVersion = "tls1.0" | "tls1.1" | "tls1.2" | "tls1.3";
+
+/** Options of {@link upgradeTlsServer}. */
+export interface TlsUpgradeOptions {
+  /** Server certificate chain, PEM. */
+  cert: string;
+  /** Server private key, PEM (PKCS#1 or PKCS#8). */
+  key: string;
+  /** CA bundle, PEM, that client certificates must chain to under `require-verify`. */
+  ca?: string;
+  clientAuthPolicy: TlsClientAuthPolicy;
+  minVersion: TlsMinVersion;
+  /** Bytes already read from the connection that belong to the TLS stream (e.g. ClientHello). */
+  initial?: Uint8Array;
+  /** Deadline for the handshake; default 5000 ms like nsqd. */
+  handshakeTimeoutMs?: number;
+}
+
+/** What nsqd reports about a TLS connection in its client stats. */
+export interface TlsState {
+  /** "TLS1.0" ... "TLS1.3", as nsqd's stats name versions. */
+  version: string;
+  /** IANA / Go name of the cipher suite, e.g. `TLS_AES_128_GCM_SHA256`. */
+  cipherSuite: string;
+  /** ALPN protocol ("" if none). */
+  negotiatedProtocol: string;
+  negotiatedProtocolIsMutual: boolean;
+  /** Subject common name of the client certificate ("" if none). */
+  peerCommonName: string;
+}
+
+const MIN_VERSIONS = {
+  "tls1.0": "TLSv1",
+  "tls1.1": "TLSv1.1",
+  "tls1.2": "TLSv1.2",
+  "tls1.3": "TLSv1.3",
+} as const;
+
+const VERSION_NAMES: Record<string, string> = {
+  "TLSv1": "TLS1.0",
+  "TLSv1.1": "TLS1.1",
+  "TLSv1.2": "TLS1.2",
+  "TLSv1.3": "TLS1.3",
+};
+
+/**
+ * A node Duplex over a Transport: the ciphertext side of the TLS socket. Reads one chunk per
+ * `_read` (node calls again while its buffer is below the high-water mark); writes loop on short
+ * writes before acknowledging. Destroying it closes the transport.
+ */
+class TransportDuplex extends Duplex {
+  #t: Transport;
+  #buf = new Uint8Array(32 * 1024);
+  #initial: Uint8Array | undefined;
+  #reading = false;
+  #closed = false;
+
+  constructor(t: Transport, initial?: Uint8Array) {
+    super({ allowHalfOpen: false });
+    this.#t = t;
+    this.#initial = initial && initial.length > 0 ? initial : undefined;
+  }
+
+  override _read(): void {
+    if (this.#initial) {
+      const initial = this.#initial;
+      this.#initial = undefined;
+      this.push(Buffer.from(initial.buffer, initial.byteOffset, initial.length));
+      return;
+    }
+    if (this.#reading || this.#closed) return;
+    this.#reading = true;
+    this.#t.read(this.#buf).then((n) => {
+      this.#reading = false;
+      if (n === null) this.push(null);
+      // push keeps the chunk, so hand it a copy and keep reusing the read buffer.
+      else this.push(Buffer.from(this.#buf.subarray(0, n)));
+    }, (err) => {
+      this.#reading = false;
+      if (this.#closed) this.push(null);
+      else this.destroy(err);
+    });
+  }
+
+  override _write(
+    chunk: Uint8Array,
+    _encoding: string,
+    callback: (error?: Error | null) => void,
+  ): void {
+    writeAll(this.#t, chunk).then(() => callback(), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    callback();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.closeTransport();
+    callback(err);
+  }
+
+  closeTransport(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#t.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/**
+ * A Transport over an established server-side TLS socket.
+ *
+ * Reads are served from decrypted chunks queued by the socket's 'data' events; the socket is
+ * paused while more than 256 KiB wait, so a slow reader applies backpressure to the peer.
+ * `write` resolves once the TLS layer has taken the bytes (the caller may then reuse them).
+ */
+export class TlsTransport implements Transport {
+  /** Negotiated parameters, for client stats and auth (`common_name`). */
+  readonly state: TlsState;
+  #socket: TLSSocket;
+  #duplex: TransportDuplex;
+  #queue: Uint8Array[] = [];
+  #head = 0;
+  #headOff = 0;
+  #queued = 0;
+  #paused = false;
+  #ended = false;
+  #error: Error | null = null;
+  #wake: (() => void) | null = null;
+  #closed = false;
+
+  /** @internal Created by {@link upgradeTlsServer}. */
+  constructor(socket: TLSSocket, duplex: TransportDuplex, state: TlsState) {
+    this.#socket = socket;
+    this.#duplex = duplex;
+    this.state = state;
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#queue.push(chunk);
+      this.#queued += chunk.length;
+      if (this.#queued > HIGH_WATER && !this.#paused) {
+        this.#paused = true;
+        socket.pause();
+      }
+      this.#notify();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    socket.on("error", (err: Error) => {
+      this.#error ??= err;
+      this.#notify();
+    });
+  }
+
+  #notify() {
+    const wake = this.#wake;
+    if (wake) {
+      this.#wake = null;
+      wake();
+    }
+  }
+
+  /** Reads decrypted bytes; null once the peer closed and everything was read. */
+  async read(p: Uint8Array): Promise<number | null> {
+    if (p.length === 0) return 0;
+    for (;;) {
+      if (this.#head < this.#queue.length) return this.#take(p);
+      if (this.#closed || this.#ended) return null;
+      if (this.#error) throw this.#error;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+  }
+
+  #take(p: Uint8Array): number {
+    let n = 0;
+    while (n < p.length && this.#head < this.#queue.length) {
+      const chunk = this.#queue[this.#head];
+      const k = Math.min(p.length - n, chunk.length - this.#headOff);
+      p.set(chunk.subarray(this.#headOff, this.#headOff + k), n);
+      n += k;
+      this.#headOff += k;
+      if (this.#headOff === chunk.length) {
+        this.#head++;
+        this.#headOff = 0;
+      }
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 64) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#queued -= n;
+    if (this.#paused && this.#queued <= LOW_WATER) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    return n;
+  }
+
+  /** Encrypts and sends all of `p`; resolves with p.length. */
+  write(p: Uint8Array): Promise<number> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("TLS transport is closed"));
+    if (this.#error) return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => {
+      this.#socket.write(p, (err?: Error | null) => err ? reject(err) : resolve(p.length));
+    });
+  }
+
+  /** Closes the TLS socket and the connection under it; pending reads resolve null. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.destroy();
+    this.#duplex.closeTransport();
+    this.#notify();
+  }
+}
+
+const HIGH_WATER = 256 * 1024;
+const LOW_WATER = 64 * 1024;
+
+/**
+ * Runs a TLS server handshake on `conn` (a `Deno.Conn` or any Transport) and enforces the client
+ * certificate policy. Resolves with a Transport for the encrypted stream; on failure or after
+ * `handshakeTimeoutMs` it closes `conn` and rejects with an Error naming the cause.
+ */
+export function upgradeTlsServer(conn: Transport, opts: TlsUpgradeOptions): Promise<TlsTransport> {
+  const requestCert = opts.clientAuthPolicy === "require" ||
+    opts.clientAuthPolicy === "require-verify";
+  const minVersion = MIN_VERSIONS[opts.minVersion];
+  if (!minVersion) throw new RangeError(`Unknown TLS min version ${opts.minVersion}`);
+  const duplex = new TransportDuplex(conn, opts.initial);
+  const socket = new TLSSocket(duplex, {
+    isServer: true,
+    cert: opts.cert,
+    key: opts.key,
+    ca: opts.ca,
+    requestCert,
+    // The policy is enforced below: node's own verdict is not trustworthy here.
+    rejectUnauthorized: false,
+    minVersion,
+  });
+  const timeoutMs = opts.handshakeTimeoutMs ?? 5000;
+
+  return new Promise<TlsTransport>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      duplex.destroy();
+      duplex.closeTransport();
+      reject(err);
+    };
+    const timer = setTimeout(
+      () => fail(new Error(`TLS handshake timed out after ${timeoutMs}ms`)),
+      timeoutMs,
+    );
+    // Keep a listener for the socket's whole life: an unheard 'error' would crash the process.
+    socket.on("error", (err: Error) => fail(new Error(`TLS handshake failed: ${err.message}`)));
+    duplex.on("error", () => {});
+    const onClose = () => fail(new Error("TLS handshake failed: connection closed"));
+    socket.once("close", onClose);
+    socket.once("secure", () => {
+      if (settled) return;
+      let peer: PeerCertificate | undefined;
+      try {
+        peer = socket.getPeerCertificate(true);
+        const problem = checkClientCert(opts.clientAuthPolicy, peer, opts.ca);
+        if (problem) return fail(new Error(problem));
+      } catch (err) {
+        return fail(new Error(`TLS handshake failed: ${(err as Error).message}`));
+      }
+      settled = true;
+      clearTimeout(timer);
+      socket.off("close", onClose);
+      const cipher = socket.getCipher();
+      const protocol = socket.getProtocol() ?? "";
+      const alpn = socket.alpnProtocol;
+      resolve(
+        new TlsTransport(socket, duplex, {
+          version: VERSION_NAMES[protocol] ?? protocol,
+          cipherSuite: cipher?.standardName || cipher?.name || "",
+          negotiatedProtocol: typeof alpn === "string" ? alpn : "",
+          negotiatedProtocolIsMutual: typeof alpn === "string",
+          peerCommonName: commonName(peer),
+        }),
+      );
+    });
+  });
+}
+
+function hasCert(peer: PeerCertificate | undefined): peer is PeerCertificate {
+  return !!peer && !!peer.raw && peer.raw.length > 0;
+}
+
+function commonName(peer: PeerCertificate | undefined): string {
+  if (!hasCert(peer)) return "";
+  const cn = (peer.subject as unknown as Record<string, string | string[] | undefined>)?.CN;
+  return Array.isArray(cn) ? cn[0] ?? "" : cn ?? "";
+}
+
+/** Returns why the client's certificate breaks `policy`, or null if it is acceptable. */
+function checkClientCert(
+  policy: TlsClientAuthPolicy,
+  peer: PeerCertificate | undefined,
+  ca: string | undefined,
+): string | null {
+  if (policy === "") return null;
+  if (!hasCert(peer)) return "tls: client didn't provide a certificate";
+  if (policy === "require") return null;
+  return verifyChain(peer, ca ? caCertificates(ca) : systemRoots());
+}
+
+let systemRootsCache: X509Certificate[] | null = null;
+function systemRoots(): X509Certificate[] {
+  return systemRootsCache ??= rootCertificates.flatMap((pem) => {
+    try {
+      return [new X509Certificate(pem)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+const caCache = new Map<string, X509Certificate[]>();
+function caCertificates(pem: string): X509Certificate[] {
+  let certs = caCache.get(pem);
+  if (!certs) {
+    certs = splitPem(pem, "CERTIFICATE").map((block) => new X509Certificate(block));
+    caCache.set(pem, certs);
+  }
+  return certs;
+}
+
+/**
+ * Checks that the client's certificate chains to one of `roots`, through intermediates the
+ * client sent, with every certificate in its validity period (Go's `RequireAndVerifyClientCert`
+ * minus key-usage checks). Returns the problem or null.
+ */
+function verifyChain(peer: PeerCertificate, roots: X509Certificate[]): string | null {
+  type Detailed = PeerCertificate & { issuerCertificate?: Detailed };
+  const presented: X509Certificate[] = [];
+  const seen = new Set<Detailed>();
+  for (let c: Detailed | undefined = peer; c && !seen.has(c) && c.raw; c = c.issuerCertificate) {
+    seen.add(c);
+    presented.push(new X509Certificate(c.raw));
+  }
+  const now = Date.now();
+  const unknown = "tls: failed to verify client certificate: x509: certificate signed by unknown" +
+    " authority";
+  let cur = presented[0];
+  for (let depth = 0; depth < 10; depth++) {
+    if (!inValidity(cur, now)) {
+      return "tls: failed to verify client certificate: x509: certificate has expired or is not" +
+        " yet valid";
+    }
+    for (const root of roots) {
+      if (root.raw.equals(cur.raw)) return null;
+      if (cur.checkIssued(root) && cur.verify(root.publicKey) && inValidity(root, now)) return null;
+    }
+    const next = presented.find((c) =>
+      c !== cur && c.ca && cur.checkIssued(c) && cur.verify(c.publicKey)
+    );
+    if (!next) return unknown;
+    cur = next;
+  }
+  return unknown;
+}
+
+function inValidity(cert: X509Certificate, now: number): boolean {
+  const from = Date.parse(cert.validFrom);
+  const to = Date.parse(cert.validTo);
+  return !(from > now) && !(to < now);
+}
+
+/** The PEM blocks of `label` in `pem` ("CERTIFICATE" etc.), each with its armor. */
+function splitPem(pem: string, label: string): string[] {
+  const re = new RegExp(`-----BEGIN ${label}-----[\\s\\S]*?-----END ${label}-----`, "g");
+  return pem.match(re) ?? [];
+}
+
+/** PEM material for nsqd's TLS listener, checked at start-up. */
+export interface TlsConfig {
+  cert: string;
+  key: string;
+  ca?: string;
+}
+
+/**
+ * Reads `--tls-cert`, `--tls-key` and the optional `--tls-root-ca-file` as PEM and checks them:
+ * the certificate parses, the key is a PKCS#1 (`RSA PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) or
+ * PKCS#8 (`PRIVATE KEY`) key that matches it, and the CA file holds certificates. Throws
+ * TypeError with a message naming the file and the problem.
+ */
+export async function loadTlsConfig(
+  certFile: string,
+  keyFile: string,
+  caFile?: string,
+): Promise<TlsConfig> {
+  const read = async (what: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (err) {
+      throw new TypeError(`Failed to read ${what} ${path}: ${(err as Error).message}`);
+    }
+  };
+  const cert = await read("TLS certificate", certFile);
+  const key = await read("TLS key", keyFile);
+  const ca = caFile ? await read("TLS root CA file", caFile) : undefined;
+
+  const certBlocks = splitPem(cert, "CERTIFICATE");
+  if (certBlocks.length === 0) {
+    throw new TypeError(`TLS certificate ${certFile} holds no PEM CERTIFICATE block`);
+  }
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(certBlocks[0]);
+    for (const block of certBlocks.slice(1)) new X509Certificate(block);
+  } catch (err) {
+    throw new TypeError(`TLS certificate ${certFile} is invalid: ${(err as Error).message}`);
+  }
+
+  const keyMatch = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----/.exec(key);
+  if (!keyMatch) {
+    throw new TypeError(
+      `TLS key ${keyFile} holds no PEM private key (expected PRIVATE KEY, RSA PRIVATE KEY or ` +
+        `EC PRIVATE KEY)`,
+    );
+  }
+  if (keyMatch[1] === "ENCRYPTED PRIVATE KEY") {
+    throw new TypeError(`TLS key ${keyFile} is encrypted; nsqd needs an unencrypted key`);
+  }
+  let publicFromKey: string;
+  try {
+    const pk = createPrivateKey({ key: splitPem(key, keyMatch[1])[0], format: "pem" });
+    publicFromKey = createPublicKey(pk).export({ type: "spki", format: "pem" }).toString();
+  } catch (err) {
+    throw new TypeError(`TLS key ${keyFile} is invalid: ${(err as Error).message}`);
+  }
+  const publicFromCert = leaf.publicKey.export({ type: "spki", format: "pem" }).toString();
+  if (publicFromKey !== publicFromCert) {
+    throw new TypeError(`TLS key ${keyFile} does not match certificate ${certFile}`);
+  }
+
+  if (ca !== undefined) {
+    const blocks = splitPem(ca, "CERTIFICATE");
+    if (blocks.length === 0) {
+      throw new TypeError(`TLS root CA file ${caFile} holds no PEM CERTIFICATE block`);
+    }
+    try {
+      for (const block of blocks) new X509Certificate(block);
+    } catch (err) {
+      throw new TypeError(`TLS root CA file ${caFile} is invalid: ${(err as Error).message}`);
+    }
+  }
+  return { cert, key, ca };
+}
