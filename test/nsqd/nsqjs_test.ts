@@ -84,15 +84,19 @@ Deno.test("nsqjs: Writer publishes one message and an array; Reader consumes and
   await w.publish(topic, ["one", "two", "three"]);
   const got: string[] = [];
   const r = openReader(s, topic, "ch");
+  const seen: { id: string; attempts: number }[] = [];
   r.reader.on("message", (m: NsqMessage) => {
-    assert.match(m.id, /^[0-9a-f]{16}$/);
-    assert.equal(m.attempts, 1);
+    seen.push({ id: m.id, attempts: m.attempts });
     got.push(text(m));
     m.finish();
   });
   await r.connected;
   await waitFor(() => got.length === 4, { message: `got ${got}` });
   assert.deepEqual(got.sort(), ["one", "single", "three", "two"]);
+  for (const { id, attempts } of seen) {
+    assert.match(id, /^[0-9a-f]{16}$/);
+    assert.equal(attempts, 1);
+  }
   const ch = s.nsqd.getTopic(topic).getChannel("ch");
   await waitFor(() => ch.inFlightCount === 0, { message: "FINs processed" });
   assert.equal(ch.depth, 0);

@@ -73,8 +73,7 @@ Deno.test("framing: unknown and empty commands are fatal E_INVALID invalid comma
   await fatalOn(s, " NOP\n", "E_INVALID invalid command ");
 });
 
-// command lines are decoded one char per byte (latin1) and error texts are re-encoded as
-// UTF-8, so non-ASCII bytes echoed in an error come back changed: NSQ echoes the raw bytes.
+// NSQ echoes the raw bytes of the command name (no re-encoding of non-ASCII or invalid UTF-8).
 Deno.test({
   name: "framing: an unknown command with non-ASCII bytes is echoed byte for byte",
   fn: async () => {
@@ -465,9 +464,7 @@ Deno.test("names: Go %q quoting of invalid names in SUB errors", async () => {
   await fatalOn(s, "SUB t  c\n", 'E_BAD_CHANNEL SUB channel name "" is not valid');
 });
 
-// goQuote (lib/protocol/names.ts) lacks Go's short escapes \a \b \f \v, and protocol_v2.ts
-// decodes params as latin1, so UTF-8 names come back as mojibake and invalid UTF-8 bytes are
-// not rendered as \xNN. Go's %q: printable UTF-8 as is, invalid bytes as \xff.
+// Go's %q: the short escapes \a \b \f \v, printable UTF-8 as is, invalid UTF-8 bytes as \xNN.
 Deno.test({
   name: "names: Go %q quoting of control characters and non-ASCII bytes",
   fn: async () => {
@@ -488,9 +485,8 @@ Deno.test({
 
 // ---- "failed to read" errors (the peer half-closes mid-command) ----------------------------------
 
-// when the connection reaches EOF with a command line complete but its body incomplete,
-// NSQ answers the "failed to read" error (readLen / io.ReadFull fail) before closing; the read
-// loop in protocol_v2.ts returns silently on EOF (`if (n === null) return;`).
+// When the connection reaches EOF with a command line complete but its body incomplete, NSQ
+// answers the "failed to read" error (readLen / io.ReadFull fail) before closing.
 Deno.test({
   name: "EOF inside a body answers NSQ's 'failed to read' error",
   fn: async () => {
