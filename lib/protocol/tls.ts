@@ -9,7 +9,11 @@
  * Client certificates follow nsqd's `--tls-client-auth-policy`: `require` needs some
  * certificate; `require-verify` needs one that chains to `ca` (or the system roots without
  * `ca`). node:tls's `authorized` flag is not reliable on the server side in Deno, so the chain is
- * checked here with node:crypto's X509Certificate after the handshake.
+ * checked here with node:crypto's X509Certificate after the handshake, and a refused client
+ * sees the connection close rather than a TLS alert.
+ *
+ * Deno's node:tls runs on rustls, which speaks TLS 1.2 and 1.3 only: `tls1.0` and `tls1.1`
+ * minimums behave like `tls1.2` (an OpenSSL `-tls1_1` client is refused).
  *
  * @module
  */
@@ -50,6 +54,7 @@ export interface TlsState {
   cipherSuite: string;
   /** ALPN protocol ("" if none). */
   negotiatedProtocol: string;
+  /** Always true, as Go (≥ 1.16) reports it: the field is a deprecated NPN leftover. */
   negotiatedProtocolIsMutual: boolean;
   /** Subject common name of the client certificate ("" if none). */
   peerCommonName: string;
@@ -319,7 +324,7 @@ export function upgradeTlsServer(conn: Transport, opts: TlsUpgradeOptions): Prom
           version: VERSION_NAMES[protocol] ?? protocol,
           cipherSuite: cipher?.standardName || cipher?.name || "",
           negotiatedProtocol: typeof alpn === "string" ? alpn : "",
-          negotiatedProtocolIsMutual: typeof alpn === "string",
+          negotiatedProtocolIsMutual: true,
           peerCommonName: commonName(peer),
         }),
       );

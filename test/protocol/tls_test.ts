@@ -72,7 +72,7 @@ Deno.test("tls: upgrade mid-connection, initial bytes, data both ways", async ()
   assert.match(s.state.cipherSuite, /^TLS_(AES_\d+_GCM_SHA\d+|CHACHA20_POLY1305_SHA256)$/);
   assert.equal(s.state.peerCommonName, "");
   assert.equal(s.state.negotiatedProtocol, "");
-  assert.equal(s.state.negotiatedProtocolIsMutual, false);
+  assert.equal(s.state.negotiatedProtocolIsMutual, true);
   await writeAll(s, text("OK"));
   assert.equal(str(await readN(c, 2)), "OK");
   await exchange(s, c, messageBytes(1 << 20), randomBytes(300_000));
