@@ -54,7 +54,11 @@ abstract class WrappingTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     this.release();
-    this.inner.close();
+    try {
+      this.inner.close();
+    } catch {
+      // The inner transport was already closed.
+    }
   }
 
   get closed(): boolean {

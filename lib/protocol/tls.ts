@@ -269,18 +269,24 @@ export function upgradeTlsServer(conn: Transport, opts: TlsUpgradeOptions): Prom
   const requestCert = opts.clientAuthPolicy === "require" ||
     opts.clientAuthPolicy === "require-verify";
   const minVersion = MIN_VERSIONS[opts.minVersion];
-  if (!minVersion) throw new RangeError(`Unknown TLS min version ${opts.minVersion}`);
   const duplex = new TransportDuplex(conn, opts.initial);
-  const socket = new TLSSocket(duplex, {
-    isServer: true,
-    cert: opts.cert,
-    key: opts.key,
-    ca: opts.ca,
-    requestCert,
-    // The policy is enforced below: node's own verdict is not trustworthy here.
-    rejectUnauthorized: false,
-    minVersion,
-  });
+  let socket: TLSSocket;
+  try {
+    if (!minVersion) throw new RangeError(`Unknown TLS min version ${opts.minVersion}`);
+    socket = new TLSSocket(duplex, {
+      isServer: true,
+      cert: opts.cert,
+      key: opts.key,
+      ca: opts.ca,
+      requestCert,
+      // The policy is enforced below: node's own verdict is not trustworthy here.
+      rejectUnauthorized: false,
+      minVersion,
+    });
+  } catch (err) {
+    duplex.closeTransport();
+    return Promise.reject(err);
+  }
   const timeoutMs = opts.handshakeTimeoutMs ?? 5000;
 
   return new Promise<TlsTransport>((resolve, reject) => {

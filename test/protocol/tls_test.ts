@@ -205,6 +205,12 @@ Deno.test("tls: handshake timeout and garbage close the connection", async () =>
   const [server3, client3] = await tcpPair();
   client3.close();
   await assert.rejects(upgradeTlsServer(server3, serverOpts()), /TLS handshake failed/);
+
+  // A bad key rejects (rather than throws) and closes the connection too.
+  const [server4, client4] = await tcpPair();
+  await assert.rejects(upgradeTlsServer(server4, serverOpts({ key: "not a key" })));
+  assert.equal(await client4.read(new Uint8Array(10)), null);
+  client4.close();
 });
 
 Deno.test("tls: snappy and deflate stacked on TLS", async () => {
