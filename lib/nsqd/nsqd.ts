@@ -23,6 +23,7 @@ import type { NsqdOptions } from "./options.ts";
 import { serveV2 } from "./protocol_v2.ts";
 import { Topic } from "./topic.ts";
 import { listen, type ListenAddress, parseListenAddress } from "../protocol/listen.ts";
+import { loadFeatures } from "./features.ts";
 import { startNsqdHttp } from "./http.ts";
 import { LookupClient } from "./lookup.ts";
 import { startNsqdStatsd } from "./stats_collect.ts";
@@ -167,6 +168,9 @@ export class Nsqd implements Daemon {
     this.logger.info(`nsqd v${NSQ_VERSION} (nsq-deno, deno ${Deno.version.deno})`);
     this.logger.info(`ID: ${this.opts.id}`);
     this.#dataPath = this.opts.dataPath || Deno.cwd();
+    const loaded = await loadFeatures(this.opts);
+    this.features = loaded.features;
+    if (loaded.tls !== null && this.httpsTls === null) this.httpsTls = loaded.tls;
     await this.#lockDataPath();
     try {
       await this.#loadMetadata();
