@@ -253,3 +253,37 @@ Deno.test("concurrency: a consumer dropping mid-stream loses nothing (its in-fli
     await stay.close();
   }
 });
+
+Deno.test("concurrency: a 30k backlog (mostly on disk) published before any channel drains exactly once", async () => {
+  await using s = await startNsqd({ logLevel: "warn", memQueueSize: 1000 });
+  const topic = uniqueName("backlog");
+  const total = 30_000;
+  await Promise.all([0, 1, 2].map(async (p) => {
+    await using c = await V2Conn.connect(s.tcpAddress);
+    for (let start = 0; start < 10_000; start += BATCH) {
+      const bodies = Array.from({ length: BATCH }, (_, k) => {
+        const b = new Uint8Array(4);
+        new DataView(b.buffer).setUint32(0, p * 10_000 + start + k);
+        return b;
+      });
+      await c.mpub(topic, bodies);
+      await c.expectResponse("OK");
+    }
+  }));
+  assert.equal(s.nsqd.getTopic(topic).depth, total);
+  const counts = new Uint8Array(total);
+  const consumers = await Promise.all(
+    [1, 100, 2500].map((rdy) => CountingConsumer.start(s.tcpAddress, topic, "ch", rdy, counts)),
+  );
+  try {
+    const missing = () => counts.reduce((n, v) => n + (v === 0 ? 1 : 0), 0);
+    await waitFor(() => missing() === 0, { timeoutMs: 15_000, message: `missing ${missing()}` });
+    const channel = s.nsqd.getTopic(topic).getChannel("ch");
+    await waitFor(() => channel.inFlightCount === 0 && channel.depth === 0);
+    assert.equal(consumers.reduce((n, c) => n + c.deliveries, 0), total, "duplicates");
+    assert.equal(s.nsqd.getTopic(topic).depth, 0);
+    for (const c of consumers) assert.equal(c.error, null);
+  } finally {
+    await Promise.all(consumers.map((c) => c.close()));
+  }
+});

@@ -776,3 +776,63 @@ Deno.test("ephemeral: overflow beyond --mem-queue-size is dropped", async () => 
   await expectNoFrame(c, 100, "more than mem-queue-size messages kept");
   assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => `m${i}`));
 });
+
+Deno.test("ephemeral: SUB racing the deletion of the same topic/channel still works", async () => {
+  await using s = await startNsqd();
+  const t = uniqueName() + "#ephemeral";
+  for (let i = 0; i < 30; i++) {
+    // subscribe, leave (deletes channel and topic), come back at once, maybe even pipelined
+    const c = await subscriber(s, t, "c#ephemeral", { rdy: 1 });
+    const next = V2Conn.connect(s.tcpAddress);
+    await c.close();
+    await using d = await next;
+    await d.sub(t, "c#ephemeral");
+    await d.expectResponse("OK");
+    await d.rdy(1);
+    await publish(s, t, `m${i}`);
+    assert.equal(dec.decode((await d.expectMessage()).body), `m${i}`);
+  }
+  await waitFor(() => s.nsqd.getExistingTopic(t) === undefined);
+});
+
+// ---- through the backend (disk) queue ------------------------------------------------------------
+
+Deno.test("--mem-queue-size 0: delivery, REQ, DPUB and fan-out all go through the disk queue", async () => {
+  await using s = await startNsqd({ memQueueSize: 0 });
+  const t = uniqueName();
+  await using a = await subscriber(s, t, "a", { rdy: 1 });
+  await using b = await subscriber(s, t, "b", { rdy: 10 });
+  const before = nowNs();
+  await publish(s, t, "d1", "d2", "d3");
+  const m1 = await a.expectMessage();
+  assert.equal(m1.attempts, 1);
+  assert.ok(m1.timestamp >= before - 5_000_000n);
+  assert.match(m1.id, /^[0-9a-f]{16}$/);
+  // REQ 0 goes back to disk; attempts and timestamp survive the round trip
+  await a.req(m1.id, 0);
+  const seenA: Msg[] = [];
+  while (seenA.length < 3) {
+    const m = await a.expectMessage();
+    seenA.push(m);
+    await a.fin(m.id);
+  }
+  const again = seenA.find((m) => m.id === m1.id)!;
+  assert.equal(again.attempts, 2);
+  assert.equal(again.timestamp, m1.timestamp);
+  assert.deepEqual(seenA.map((m) => dec.decode(m.body)).sort(), ["d1", "d2", "d3"]);
+  const seenB = [await b.expectMessage(), await b.expectMessage(), await b.expectMessage()];
+  assert.deepEqual(seenB.map((m) => dec.decode(m.body)).sort(), ["d1", "d2", "d3"]);
+  // DPUB with no memory queue
+  await using p = await V2Conn.connect(s.tcpAddress);
+  const t0 = performance.now();
+  await p.dpub(t, 200, "late");
+  await p.expectResponse("OK");
+  const late = await a.expectMessage({ timeoutMs: 2000 });
+  assert.equal(dec.decode(late.body), "late");
+  assert.ok(performance.now() - t0 >= 195);
+  await a.fin(late.id);
+  await sync(a);
+  const ch = s.nsqd.getTopic(t).getChannel("a");
+  assert.equal(ch.depth, 0);
+  assert.equal(ch.inFlightCount, 0);
+});

@@ -198,6 +198,34 @@ Deno.test("framing: many small publishes in one write all get their OK", async (
   assert.equal(s.nsqd.getTopic(topic).messageCount, n);
 });
 
+Deno.test("framing: extra parameters are ignored, as in NSQ", async () => {
+  await using s = await startNsqd();
+  const t = uniqueName();
+  await using c = await V2Conn.connect(s.tcpAddress);
+  await c.send(encodeCommand("IDENTIFY", ["extra"], "{}"));
+  await c.expectResponse("OK");
+  await c.send(encodeCommand("PUB", [t, "extra"], "p"));
+  await c.expectResponse("OK");
+  await c.send(encodeCommand("MPUB", [t, "x", "y"], encodeMpubBody(["m"])));
+  await c.expectResponse("OK");
+  await c.send(encodeCommand("DPUB", [t, "0", "extra"], "d"));
+  await c.expectResponse("OK");
+  await c.send(encodeCommand("SUB", [t, "ch", "extra"]));
+  await c.expectResponse("OK");
+  await c.send(encodeCommand("RDY", ["3", "extra"]));
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push((await c.expectMessage()).id);
+  await c.send(encodeCommand("RDY", ["0", "extra"])); // so the REQ below is not redelivered
+  await c.send(encodeCommand("TOUCH", [ids[0], "extra"]));
+  await c.send(encodeCommand("FIN", [ids[0], "extra"]));
+  await c.send(encodeCommand("REQ", [ids[1], "0", "extra"]));
+  await c.send(encodeCommand("NOP", ["extra"]));
+  await c.send(encodeCommand("PUB", ["sync_side_topic"], "s"));
+  await c.expectResponse("OK"); // no error for any of the above
+  await c.send(encodeCommand("CLS", ["extra"]));
+  await c.expectResponse("CLOSE_WAIT");
+});
+
 // ---- PUB ---------------------------------------------------------------------------------------
 
 Deno.test("PUB: parameter, topic and size errors", async () => {
@@ -408,6 +436,9 @@ Deno.test("DPUB: a 300 ms deferred message is not delivered before 300 ms, and s
   const m = await c.expectMessage({ timeoutMs: 2000 });
   const at = performance.now() - t0;
   assert.equal(dec.decode(m.body), "deferred");
+  // the timestamp is the publish time, not the delivery time
+  const publishedNs = BigInt(Math.round((performance.timeOrigin + t0) * 1e6));
+  assert.ok(m.timestamp - publishedNs < 150_000_000n, `timestamp ${m.timestamp} vs ${publishedNs}`);
   assert.equal(m.attempts, 1);
   assert.ok(at >= 295, `delivered after ${at}ms`);
   assert.ok(at < 800, `delivered after ${at}ms`);
