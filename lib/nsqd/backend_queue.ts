@@ -9,9 +9,19 @@
  * - `read` hands out the next record already read ahead into memory, or returns null and (when
  *   records remain) starts reading ahead, calling `onReadable` once some are in memory.
  */
+/** A record that can serialize itself in place (a Message), so queues need no intermediate copy. */
+export interface RecordSource {
+  /** Serialized length in bytes. */
+  readonly size: number;
+  /** Writes the record at `off` of `buf` (which has room); returns the end offset. */
+  writeTo(buf: Uint8Array, dv: DataView, off: number): number;
+}
+
 export interface BackendQueue {
   /** Appends one record; throws an Error if the queue is closed or failed. */
   put(data: Uint8Array): void;
+  /** Appends `rec` serialized straight into the queue's buffer (same rules as `put`). */
+  putRecord(rec: RecordSource): void;
   /**
    * Resolves once every record put before the call has been written to the OS (and fsynced if the
    * sync policy says so); rejects with the write error. Resolves at once when nothing is pending.
@@ -39,6 +49,9 @@ export class DroppingBackendQueue implements BackendQueue {
   dropped = 0;
   onReadable: (() => void) | null = null;
   put(_data: Uint8Array): void {
+    this.dropped++;
+  }
+  putRecord(_rec: RecordSource): void {
     this.dropped++;
   }
   flushed(): Promise<void> {
@@ -74,6 +87,11 @@ export class MemoryBackendQueue implements BackendQueue {
   put(data: Uint8Array): void {
     if (this.#closed) throw new Error("exiting");
     this.#records.push(data.slice());
+  }
+  putRecord(rec: RecordSource): void {
+    const buf = new Uint8Array(rec.size);
+    rec.writeTo(buf, new DataView(buf.buffer), 0);
+    this.put(buf);
   }
   flushed(): Promise<void> {
     return Promise.resolve();

@@ -379,7 +379,7 @@ export class Channel {
     this.#inFlight.clear();
     for (const m of pending) {
       try {
-        this.backend.put(m.encode());
+        this.backend.putRecord(m);
       } catch (err) {
         this.nsqd.logger.error(
           `CHANNEL(${this.name}): failed to write message to backend - ${(err as Error).message}`,

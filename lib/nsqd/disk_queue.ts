@@ -34,7 +34,7 @@
  * @module
  */
 import type { Logger } from "../internal/log.ts";
-import type { BackendQueue } from "./backend_queue.ts";
+import type { BackendQueue, RecordSource } from "./backend_queue.ts";
 import {
   dataFileName,
   type DiskQueueMeta,
@@ -135,6 +135,8 @@ export class DiskQueue implements BackendQueue {
 
   // Write side.
   #buf: Uint8Array | null = null;
+  /** A DataView of #buf, re-made when #buf changes (records serialize through it). */
+  #bufView: DataView | null = null;
   #bufLen = 0;
   #bufCount = 0;
   #spare: Uint8Array | null = null;
@@ -208,8 +210,25 @@ export class DiskQueue implements BackendQueue {
 
   /** Appends one record; throws go-diskqueue's error for a bad size, or "exiting" once closing. */
   put(data: Uint8Array): void {
+    const off = this.#reserve(data.length);
+    this.#buf!.set(data, off + 4);
+    this.#commit(off + 4 + data.length);
+  }
+
+  /** Appends a record serialized straight into the write buffer (no intermediate copy). */
+  putRecord(rec: RecordSource): void {
+    const len = rec.size;
+    const off = this.#reserve(len);
+    const buf = this.#buf!;
+    let dv = this.#bufView;
+    if (dv === null || dv.buffer !== buf.buffer) dv = this.#bufView = new DataView(buf.buffer);
+    rec.writeTo(buf, dv, off + 4);
+    this.#commit(off + 4 + len);
+  }
+
+  /** Checks a record of `len` bytes, makes room and writes its length prefix; returns its offset. */
+  #reserve(len: number): number {
     if (this.#closing) throw new Error("exiting");
-    const len = data.length;
     if (len < this.#minMsgSize || len > this.#maxMsgSize) {
       throw new Error(
         `invalid message write size (${len}) minMsgSize=${this.#minMsgSize} maxMsgSize=${this.#maxMsgSize}`,
@@ -223,7 +242,10 @@ export class DiskQueue implements BackendQueue {
     buf[off + 1] = (len >>> 16) & 0xff;
     buf[off + 2] = (len >>> 8) & 0xff;
     buf[off + 3] = len & 0xff;
-    buf.set(data, off + 4);
+    return off;
+  }
+
+  #commit(end: number): void {
     this.#bufLen = end;
     this.#bufCount++;
     this.#unwritten++;

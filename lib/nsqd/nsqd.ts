@@ -623,7 +623,7 @@ export class Nsqd implements Daemon {
   /** Writes a message to a backend, recording the write so the publisher awaits the disk. */
   backendPut(backend: BackendQueue, msg: Message): void {
     try {
-      backend.put(msg.encode());
+      backend.putRecord(msg);
     } catch (err) {
       this.setHealth(err as Error);
       throw err;

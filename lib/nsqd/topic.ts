@@ -220,7 +220,7 @@ export class Topic {
     const pending = this.#mem.drain();
     for (const m of pending) {
       try {
-        this.backend.put(m.encode());
+        this.backend.putRecord(m);
       } catch (err) {
         this.nsqd.logger.error(
           `TOPIC(${this.name}): failed to write message to backend - ${(err as Error).message}`,
