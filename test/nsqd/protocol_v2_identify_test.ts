@@ -419,6 +419,43 @@ Deno.test("heartbeats: heartbeat_interval 1000 sends _heartbeat_; a silent clien
   await talker.expectResponse("OK");
 });
 
+// The read deadline is set once before each command line is read, and the command's body is read
+// under the same deadline (Go's IOLoop): trickling a body byte by byte does not extend it.
+// BUG: client_v2.ts re-arms the read deadline from `lastReadAt`, which protocol_v2.ts's ioLoop
+// updates on every read of any size, so a client trickling one byte per interval is never closed.
+Deno.test({
+  name: "heartbeats: the read deadline covers a whole command; a trickled body does not extend it",
+  ignore: true,
+  fn: async () => {
+    await using s = await startNsqd();
+    await using c = await V2Conn.connect(s.tcpAddress);
+    await c.identify({ heartbeat_interval: 1000 });
+    await c.expectResponse("OK");
+    const t0 = performance.now();
+    await c.send(`PUB ${uniqueName()}\n\0\0\0\x10`); // a 16-byte body follows, slowly
+    let closedAt = -1;
+    for (let i = 0; i < 16 && closedAt < 0; i++) {
+      try {
+        await c.send("x");
+      } catch {
+        closedAt = performance.now() - t0;
+        break;
+      }
+      try {
+        const f = await c.readFrame(300); // paces the trickle; only heartbeats may arrive
+        if (f.text !== HEARTBEAT) break; // the PUB completed: its OK arrived
+      } catch (err) {
+        const msg = (err as Error).message;
+        if (msg.startsWith("readFrame: no frame within")) continue;
+        if (msg.startsWith("connection closed by server")) closedAt = performance.now() - t0;
+        else throw err;
+      }
+    }
+    assert.ok(closedAt > 0, "still open after the whole body was trickled in");
+    assert.ok(closedAt >= 1800 && closedAt < 2800, `closed after ${closedAt}ms`);
+  },
+});
+
 Deno.test("heartbeats: heartbeat_interval -1 then SUB is E_INVALID cannot SUB with heartbeats disabled", async () => {
   await using s = await startNsqd();
   await using c = await V2Conn.connect(s.tcpAddress);
@@ -454,6 +491,28 @@ Deno.test("output buffering: with output_buffer_timeout 1000 and RDY 10 a lone m
   const at = performance.now() - t0;
   assert.equal(dec.decode(m.body), "buffered");
   assert.ok(at >= 300 && at < 1600, `arrived after ${at}ms`);
+});
+
+Deno.test("output buffering: with output_buffer_timeout -1 a lone message waits for the heartbeat's flush", async () => {
+  await using s = await startNsqd();
+  const topic = uniqueName();
+  await using c = await V2Conn.connect(s.tcpAddress);
+  const t0 = performance.now();
+  await c.identify({ output_buffer_timeout: -1, heartbeat_interval: 1000 });
+  await c.expectResponse("OK");
+  await c.sub(topic, "ch");
+  await c.expectResponse("OK");
+  await c.rdy(10);
+  await using p = await V2Conn.connect(s.tcpAddress);
+  await p.pub(topic, "parked");
+  await p.expectResponse("OK");
+  // no timed flush: the message leaves with the first heartbeat, just before it
+  const f = await c.readFrame(2000);
+  assert.equal(f.type, 2, `got ${f.text} first`);
+  assert.equal(f.text, "parked");
+  await c.expectResponse(HEARTBEAT, { timeoutMs: 100 });
+  const at = performance.now() - t0;
+  assert.ok(at >= 900 && at < 1600, `flushed after ${at}ms`);
 });
 
 Deno.test("output buffering: with RDY 1 the message is flushed at once (client becomes not ready)", async () => {
