@@ -153,6 +153,49 @@ Deno.test("nsqjs: requeue(0, false) redelivers with attempts 2", async () => {
   await w.close();
 });
 
+Deno.test("nsqjs: an unanswered message times out (messageTimeout) and comes back; touch() holds it", async () => {
+  await using s = await startNsqd();
+  const topic = uniqueName("nsqjs");
+  const w = await openWriter(s);
+  await w.publish(topic, ["forgotten", "touched"]);
+  const deliveries: { body: string; attempts: number; at: number }[] = [];
+  const unanswered: { timedOut: boolean }[] = [];
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const t0 = performance.now();
+  const r = openReader(s, topic, "ch", { messageTimeout: 1000, maxInFlight: 5 });
+  r.reader.on("message", (m: NsqMessage) => {
+    deliveries.push({ body: text(m), attempts: m.attempts, at: performance.now() - t0 });
+    if (text(m) === "touched") {
+      // touch at ~600 and ~1200 ms, finish at ~1500 ms: it never times out
+      timers.push(setTimeout(() => m.touch(), 600));
+      timers.push(setTimeout(() => m.touch(), 1200));
+      timers.push(setTimeout(() => m.finish(), 1500));
+    } else if (m.attempts === 1) {
+      unanswered.push(m as unknown as { timedOut: boolean }); // nsqd times it out
+    } else {
+      m.finish();
+    }
+  });
+  await r.connected;
+  await waitFor(() => deliveries.length === 3, {
+    timeoutMs: 4000,
+    message: JSON.stringify(deliveries),
+  });
+  const again = deliveries[2];
+  assert.equal(again.body, "forgotten");
+  assert.equal(again.attempts, 2);
+  assert.ok(again.at >= 900, `redelivered after ${again.at}ms`);
+  const ch = s.nsqd.getTopic(topic).getChannel("ch");
+  await waitFor(() => ch.inFlightCount === 0, { timeoutMs: 3000 });
+  assert.equal(ch.timeoutCount, 1, "only the forgotten message times out");
+  assert.equal(deliveries.filter((d) => d.body === "touched").length, 1);
+  // nsqjs keeps a timer per unanswered message until its timeout has passed
+  await waitFor(() => unanswered.every((m) => m.timedOut));
+  timers.forEach(clearTimeout);
+  await r.close();
+  await w.close();
+});
+
 Deno.test("nsqjs: requeue with backoff still delivers every message", async () => {
   await using s = await startNsqd();
   const topic = uniqueName("nsqjs");
