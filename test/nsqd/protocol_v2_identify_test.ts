@@ -456,6 +456,19 @@ Deno.test({
   },
 });
 
+Deno.test("heartbeats: flow from connection start, before IDENTIFY, at client-timeout / 2", async () => {
+  await using s = await startNsqd({ clientTimeout: 2000 });
+  await using c = await V2Conn.connect(s.tcpAddress);
+  const t0 = performance.now();
+  await c.expectResponse(HEARTBEAT, { timeoutMs: 2000 });
+  const at = performance.now() - t0;
+  assert.ok(at >= 900 && at < 1600, `first heartbeat after ${at}ms`);
+  // and a client that sends nothing is closed after 2 × that default interval
+  await c.expectClosed(2000);
+  const closedAt = performance.now() - t0;
+  assert.ok(closedAt >= 1900 && closedAt < 2800, `closed after ${closedAt}ms`);
+});
+
 Deno.test("heartbeats: heartbeat_interval -1 then SUB is E_INVALID cannot SUB with heartbeats disabled", async () => {
   await using s = await startNsqd();
   await using c = await V2Conn.connect(s.tcpAddress);
