@@ -223,9 +223,11 @@ class NsqdUnderTest {
       const dataPath = Deno.makeTempDirSync({ prefix: "nsq_bench_" });
       const tcp = `127.0.0.1:${freePort()}`;
       const http = `127.0.0.1:${freePort()}`;
+      const v8 = Deno.env.get("NSQ_BENCH_V8_FLAGS");
       const child = new Child("nsqd", [
         "run",
         "-A",
+        ...(v8 ? [`--v8-flags=${v8}`] : []),
         "main.ts",
         "nsqd",
         "--tcp-address",

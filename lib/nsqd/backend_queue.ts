@@ -29,6 +29,8 @@ export interface BackendQueue {
   flushed(): Promise<void>;
   /** Records put and not yet taken by `read`. */
   depth(): number;
+  /** Bytes put and not yet written out (0 for queues that write nothing). */
+  readonly bufferedBytes: number;
   /** The next record (the caller owns the bytes), or null if none is in memory right now. */
   read(): Uint8Array | null;
   /** Called (once per null-returning `read` that had depth > 0) when records are readable. */
@@ -47,6 +49,7 @@ export interface BackendQueue {
  */
 export class DroppingBackendQueue implements BackendQueue {
   dropped = 0;
+  readonly bufferedBytes = 0;
   onReadable: (() => void) | null = null;
   put(_data: Uint8Array): void {
     this.dropped++;
@@ -80,6 +83,7 @@ export class DroppingBackendQueue implements BackendQueue {
  */
 export class MemoryBackendQueue implements BackendQueue {
   onReadable: (() => void) | null = null;
+  readonly bufferedBytes = 0;
   #records: Uint8Array[] = [];
   #head = 0;
   #closed = false;

@@ -92,7 +92,7 @@ export class ClientV2 {
   /** Messages published per topic (PUB/MPUB/DPUB). */
   readonly pubCounts = new Map<string, number>();
 
-  /** monoNow() of the last bytes read. */
+  /** monoNow() when the last command completed (or the connection started). */
   lastReadAt = monoNow();
   closed = false;
   #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;

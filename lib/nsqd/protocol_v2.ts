@@ -98,6 +98,9 @@ class ProtocolV2 {
         if (r === CLOSE) return await this.#closeAfterFlush();
         if (r === NEED_MORE) break;
         start += r;
+        // The read deadline covers a whole command, as Go sets it once per command: bytes
+        // trickling into a body do not extend it, a completed command does.
+        client.lastReadAt = monoNow();
         if (this.#upgraded) {
           this.#upgraded = false;
           start = end = 0; // bytes after an upgrading IDENTIFY are lost, as in NSQ
@@ -152,7 +155,6 @@ class ProtocolV2 {
         return;
       }
       end += n;
-      client.lastReadAt = monoNow();
     }
   }
 

@@ -19,6 +19,12 @@ import { Message } from "./message.ts";
 import type { Nsqd } from "./nsqd.ts";
 
 const DRAIN_BATCH = 2048;
+/**
+ * A channel whose disk queue has this many bytes waiting to be written pauses the topic's
+ * drain until they are written (Go's pump blocks on the channel's disk write the same way),
+ * so moving a large backlog into a new channel cannot outrun the disk and grow memory.
+ */
+const CHANNEL_BACKLOG_BYTES = 4 * 1024 * 1024;
 
 export class Topic {
   readonly name: string;
@@ -39,6 +45,7 @@ export class Topic {
   messageBytes = 0;
 
   #draining = false;
+  #waiting = false;
   #drainScheduled: ReturnType<typeof setTimeout> | undefined;
 
   constructor(name: string, nsqd: Nsqd) {
@@ -114,6 +121,11 @@ export class Topic {
     let budget = DRAIN_BATCH;
     try {
       while (budget > 0 && this.#flowing()) {
+        const slow = this.#slowChannel();
+        if (slow !== null) {
+          this.#waitFor(slow);
+          return;
+        }
         let msg = this.#mem.shift();
         if (msg === undefined) {
           const rec = this.backend.read();
@@ -134,6 +146,24 @@ export class Topic {
       this.#draining = false;
     }
     if (budget === 0) this.#scheduleDrain();
+  }
+
+  /** A channel whose disk writes lag behind, or null. */
+  #slowChannel(): Channel | null {
+    for (const ch of this.#channelList) {
+      if (ch.backend.bufferedBytes > CHANNEL_BACKLOG_BYTES) return ch;
+    }
+    return null;
+  }
+
+  /** Resumes draining once `ch`'s backend has written what it holds. */
+  #waitFor(ch: Channel): void {
+    if (this.#waiting) return;
+    this.#waiting = true;
+    ch.backend.flushed().catch(() => {}).finally(() => {
+      this.#waiting = false;
+      this.drain();
+    });
   }
 
   #scheduleDrain(): void {

@@ -418,11 +418,8 @@ Deno.test("heartbeats: heartbeat_interval 1000 sends _heartbeat_; a silent clien
 
 // The read deadline is set once before each command line is read, and the command's body is read
 // under the same deadline (Go's IOLoop): trickling a body byte by byte does not extend it.
-// BUG: client_v2.ts re-arms the read deadline from `lastReadAt`, which protocol_v2.ts's ioLoop
-// updates on every read of any size, so a client trickling one byte per interval is never closed.
 Deno.test({
   name: "heartbeats: the read deadline covers a whole command; a trickled body does not extend it",
-  ignore: true,
   fn: async () => {
     await using s = await startNsqd();
     await using c = await V2Conn.connect(s.tcpAddress);
