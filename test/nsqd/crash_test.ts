@@ -1,0 +1,330 @@
+/**
+ * kill -9 in the middle of publishing (spec §4.2, §4.3, §4.18, §4.19), with real `nsqd`
+ * processes: the daemon restarts cleanly on the same data dir, and with --sync-every=1 and
+ * --mem-queue-size=0 every acknowledged message is delivered afterwards. With the defaults
+ * (memory first) a crash loses what sat in memory, as in NSQ; that case is measured and only
+ * checked for sanity.
+ */
+import assert from "node:assert/strict";
+import { getJson, NsqProc } from "../cluster/_procs.ts";
+import { waitFor } from "../_util/wait.ts";
+import { encodeCommand, type Frame, type Msg, V2Conn } from "../_util/wire.ts";
+
+const td = new TextDecoder();
+
+// ---- helpers --------------------------------------------------------------------------------
+
+function spawnNsqd(name: string, dataPath: string, args: string[] = []): Promise<NsqProc> {
+  return NsqProc.spawn({
+    command: "nsqd",
+    name,
+    args: [
+      "--tcp-address=127.0.0.1:0",
+      "--http-address=127.0.0.1:0",
+      `--data-path=${dataPath}`,
+      ...args,
+    ],
+  });
+}
+
+async function post(p: NsqProc, path: string): Promise<void> {
+  const res = await fetch(`http://${p.httpAddress}${path}`, { method: "POST" });
+  const text = await res.text();
+  assert.equal(res.status, 200, `POST ${path}: ${res.status} ${text}`);
+}
+
+interface ChannelStats {
+  channel_name: string;
+  depth: number;
+  in_flight_count: number;
+  deferred_count: number;
+}
+
+async function channelStats(p: NsqProc, topic: string, channel: string): Promise<ChannelStats> {
+  const r = await getJson<{ topics: { topic_name: string; channels: ChannelStats[] }[] }>(
+    p.httpAddress!,
+    "/stats?format=json",
+  );
+  const c = r.body.topics.find((t) => t.topic_name === topic)?.channels
+    .find((c) => c.channel_name === channel);
+  if (c === undefined) throw new Error(`no channel ${topic}/${channel} in /stats`);
+  return c;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** SUBs and reads + FINs (batched) until the channel is drained per /stats; bounded. */
+async function consumeAll(
+  p: NsqProc,
+  topic: string,
+  channel: string,
+  timeoutMs: number,
+): Promise<Msg[]> {
+  await using conn = await V2Conn.connect(p.tcpAddress!);
+  await conn.sub(topic, channel);
+  await conn.expectResponse("OK");
+  await conn.rdy(2500);
+  const got: Msg[] = [];
+  let fins: Uint8Array[] = [];
+  const flush = async () => {
+    if (fins.length === 0) return;
+    const batch = concat(fins);
+    fins = [];
+    await conn.send(batch);
+  };
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (performance.now() > deadline) {
+      const s = await channelStats(p, topic, channel).catch((e) => String(e));
+      throw new Error(`not drained within ${timeoutMs}ms: got ${got.length}, ${JSON.stringify(s)}`);
+    }
+    let f: Frame | null = null;
+    try {
+      f = await conn.readFrame(100);
+    } catch (err) {
+      if (!(err as Error).message.startsWith("readFrame: no frame")) throw err;
+    }
+    if (f === null) {
+      await flush();
+      const s = await channelStats(p, topic, channel);
+      if (s.depth === 0 && s.in_flight_count === 0 && s.deferred_count === 0) return got;
+      continue;
+    }
+    if (f.type === 0) {
+      if (f.text === "_heartbeat_") await conn.nop();
+      continue;
+    }
+    if (f.type === 1) throw new Error(`error frame while consuming: ${f.text}`);
+    got.push(f.message!);
+    fins.push(encodeCommand("FIN", [f.message!.id]));
+    if (fins.length >= 256) await flush();
+  }
+}
+
+/** What a publisher saw: bodies acknowledged with OK, and every body it sent. */
+interface PubLog {
+  acked: Set<string>;
+  sent: Set<string>;
+  running: boolean;
+  /** Why the loop ended (the crash closes the connection). */
+  end: string;
+}
+
+/**
+ * Publishes until the connection fails or a bound is hit (count and time): alternately one PUB
+ * and an MPUB of 10, each awaited; a body counts as acknowledged once its OK arrived.
+ */
+function startPublisher(
+  addr: string,
+  topic: string,
+  maxMessages: number,
+  maxMs: number,
+): { log: PubLog; done: Promise<void> } {
+  const log: PubLog = { acked: new Set(), sent: new Set(), running: true, end: "" };
+  const done = (async () => {
+    let conn: V2Conn | null = null;
+    const deadline = performance.now() + maxMs;
+    try {
+      conn = await V2Conn.connect(addr);
+      let n = 0;
+      for (let round = 0; n < maxMessages && performance.now() < deadline; round++) {
+        const bodies = round % 2 === 0
+          ? [`p${n}`]
+          : Array.from({ length: 10 }, (_, i) => `p${n + i}`);
+        n += bodies.length;
+        for (const b of bodies) log.sent.add(b);
+        if (bodies.length === 1) await conn.pub(topic, bodies[0]);
+        else await conn.mpub(topic, bodies);
+        await conn.expectResponse("OK", { timeoutMs: 5000 });
+        for (const b of bodies) log.acked.add(b);
+      }
+      log.end = "bound reached";
+    } catch (err) {
+      log.end = (err as Error).message;
+    } finally {
+      log.running = false;
+      await conn?.close();
+    }
+  })();
+  return { log, done };
+}
+
+/** The concurrent consumer's RDY count: the most messages it can have in flight. */
+const CONSUMER_RDY = 50;
+
+/**
+ * Consumes `topic`/`channel` until the connection fails or the time bound passes, FINning each
+ * message right away; returns every body received.
+ */
+function startConsumer(
+  addr: string,
+  topic: string,
+  channel: string,
+  maxMs: number,
+): { received: Set<string>; done: Promise<void> } {
+  const received = new Set<string>();
+  const done = (async () => {
+    let conn: V2Conn | null = null;
+    const deadline = performance.now() + maxMs;
+    try {
+      conn = await V2Conn.connect(addr);
+      await conn.sub(topic, channel);
+      await conn.expectResponse("OK");
+      await conn.rdy(CONSUMER_RDY);
+      while (performance.now() < deadline) {
+        const m = await conn.expectMessage({
+          timeoutMs: Math.max(1, deadline - performance.now()),
+        });
+        received.add(td.decode(m.body));
+        await conn.fin(m.id);
+      }
+    } catch {
+      // the crash closed the connection (or the time bound passed)
+    } finally {
+      await conn?.close();
+    }
+  })();
+  return { received, done };
+}
+
+/**
+ * Starts nsqd with `flags`, creates `topic`/`ch`, publishes (and, with `withConsumer`, consumes
+ * and FINs) until `killAfter` messages are acknowledged, SIGKILLs it while the publisher runs,
+ * restarts it on the same dir, drains the channel. Returns the publisher's log, what the
+ * consumer received before the crash, and what the restarted daemon delivered.
+ */
+async function crashAndRestart(
+  flags: string[],
+  killAfter: number,
+  withConsumer = false,
+): Promise<{ log: PubLog; before: Set<string>; got: Msg[]; restartLog: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "nsqd_crash_" });
+  const procs: NsqProc[] = [];
+  let publisher: Promise<void> | null = null;
+  let consumer: Promise<void> | null = null;
+  let before = new Set<string>();
+  const topic = "events";
+  try {
+    const p1 = await spawnNsqd("nsqd1", dir, flags);
+    procs.push(p1);
+    await post(p1, `/topic/create?topic=${topic}`);
+    await post(p1, `/channel/create?topic=${topic}&channel=ch`);
+    if (withConsumer) {
+      const c = startConsumer(p1.tcpAddress!, topic, "ch", 20_000);
+      consumer = c.done;
+      before = c.received;
+    }
+    const pub = startPublisher(p1.tcpAddress!, topic, 1_000_000, 20_000);
+    publisher = pub.done;
+    await waitFor(() => pub.log.acked.size >= killAfter || !pub.log.running, {
+      timeoutMs: 20_000,
+      message: `${killAfter} acknowledged messages`,
+    });
+    assert.ok(pub.log.running, `publisher still running at the kill (ended: ${pub.log.end})`);
+    const st = await p1.stop("SIGKILL");
+    assert.equal(st.signal, "SIGKILL");
+    await publisher;
+    publisher = null;
+    await consumer;
+    consumer = null;
+    assert.ok(pub.log.sent.size > 0 && pub.log.acked.size >= killAfter);
+
+    // The restarted daemon must start and serve (its exit code later does not matter).
+    const p2 = await spawnNsqd("nsqd2", dir, flags);
+    procs.push(p2);
+    const ping = await fetch(`http://${p2.httpAddress}/ping`);
+    assert.equal(ping.status, 200);
+    assert.equal(await ping.text(), "OK");
+    const got = await consumeAll(p2, topic, "ch", 20_000);
+
+    // And it still works normally.
+    {
+      await using c = await V2Conn.connect(p2.tcpAddress!);
+      await c.pub(topic, "after-crash");
+      await c.expectResponse("OK");
+    }
+    const after = await consumeAll(p2, topic, "ch", 5_000);
+    assert.deepEqual(after.map((m) => td.decode(m.body)), ["after-crash"]);
+    return { log: pub.log, before, got, restartLog: p2.logText() };
+  } finally {
+    for (const p of procs) await p.stop("SIGKILL");
+    if (publisher !== null) await publisher;
+    if (consumer !== null) await consumer;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+// ---- tests ----------------------------------------------------------------------------------
+
+Deno.test({
+  name: "crash: with --sync-every=1 --mem-queue-size=0 no acknowledged message is lost",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const { log, got, restartLog } = await crashAndRestart(
+      ["--sync-every=1", "--mem-queue-size=0"],
+      5000,
+    );
+    const bodies = got.map((m) => td.decode(m.body));
+    const received = new Set(bodies);
+    const lost = [...log.acked].filter((b) => !received.has(b));
+    assert.deepEqual(lost.slice(0, 20), [], `${lost.length} acknowledged lost\n${restartLog}`);
+    const phantom = bodies.filter((b) => !log.sent.has(b));
+    assert.deepEqual(phantom.slice(0, 20), [], "delivered bodies nobody published");
+    // Unacknowledged ones (at most the batch in flight at the kill) may or may not be there.
+    assert.ok(received.size - log.acked.size <= 10, `${received.size} vs ${log.acked.size}`);
+  },
+});
+
+Deno.test({
+  name: "crash: with a consumer running, every acknowledged message was delivered before the " +
+    "crash or is delivered after the restart (--sync-every=1 --mem-queue-size=0)",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const { log, before, got, restartLog } = await crashAndRestart(
+      ["--sync-every=1", "--mem-queue-size=0"],
+      3000,
+      true,
+    );
+    assert.ok(before.size > 0, "the consumer received messages before the crash");
+    const after = new Set(got.map((m) => td.decode(m.body)));
+    // Messages in flight at the crash (handed to the consumer, the disk queue's read position
+    // past them, not yet FINned) are lost, as in NSQ; the consumer may not even have seen them
+    // (still in nsqd's output buffer or the socket). In flight is bounded by RDY. Everything
+    // else acknowledged must be back.
+    const lost = [...log.acked].filter((b) => !before.has(b) && !after.has(b));
+    assert.ok(lost.length <= CONSUMER_RDY, `${lost.length} acknowledged lost\n${restartLog}`);
+    const phantom = [...after].filter((b) => !log.sent.has(b));
+    assert.deepEqual(phantom.slice(0, 20), [], "delivered bodies nobody published");
+  },
+});
+
+Deno.test({
+  name: "crash: with default settings memory-queued messages are lost, as in NSQ (measured)",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    // 25k acknowledged: with --mem-queue-size=10000 the channel keeps up to 10k in memory, the
+    // rest goes to its disk queue; SIGKILL loses the memory part. NSQ's documented behaviour
+    // (spec §4.18, §4.19): only what reached the disk queue survives a hard crash.
+    const { log, got } = await crashAndRestart([], 25_000);
+    const bodies = got.map((m) => td.decode(m.body));
+    const received = new Set(bodies);
+    const lost = [...log.acked].filter((b) => !received.has(b)).length;
+    const phantom = bodies.filter((b) => !log.sent.has(b));
+    assert.deepEqual(phantom.slice(0, 20), [], "delivered bodies nobody published");
+    console.log(
+      `default settings: ${log.acked.size} acknowledged, ${received.size} delivered after ` +
+        `SIGKILL + restart, ${lost} acknowledged lost (mem-queue-size 10000)`,
+    );
+  },
+});
