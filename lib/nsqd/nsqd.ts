@@ -168,11 +168,11 @@ export class Nsqd implements Daemon {
     this.logger.info(`nsqd v${NSQ_VERSION} (nsq-deno, deno ${Deno.version.deno})`);
     this.logger.info(`ID: ${this.opts.id}`);
     this.#dataPath = this.opts.dataPath || Deno.cwd();
-    const loaded = await loadFeatures(this.opts);
-    this.features = loaded.features;
-    if (loaded.tls !== null && this.httpsTls === null) this.httpsTls = loaded.tls;
-    await this.#lockDataPath();
     try {
+      const loaded = await loadFeatures(this.opts);
+      this.features = loaded.features;
+      if (loaded.tls !== null && this.httpsTls === null) this.httpsTls = loaded.tls;
+      await this.#lockDataPath();
       await this.#loadMetadata();
       await this.persistMetadata();
       const addr = parseListenAddress(this.opts.tcpAddress);
@@ -189,6 +189,10 @@ export class Nsqd implements Daemon {
       this.#startLookup();
       startNsqdStatsd(this, this.httpPort);
     } catch (err) {
+      // A failed start cleans up here and leaves close() a no-op: it must not persist metadata
+      // (that would overwrite the nsqd.dat of the instance holding the lock, or a corrupt file
+      // the operator needs to repair).
+      this.#closing = Promise.resolve();
       this.#abort.abort();
       try {
         this.#listener?.close();

@@ -149,14 +149,8 @@ Deno.test({
 
 Deno.test({
   name: "lock: the refused second nsqd modifies no file of the data path",
-  // BUG: the refused nsqd rewrites nsqd.dat as `{"topics":null,...}` (the running instance's
-  // topics are gone from it). lib/nsqd/nsqd.ts start() sets #started = true before
-  // #lockDataPath(); when start() throws, lib/cli/service.ts runService calls daemon.close(),
-  // and #close() (nsqd.ts ~line 283) runs persistMetadata() for a daemon that never held the
-  // lock or loaded anything. Fix: make close() a no-op after a failed start (e.g. reset
-  // #started / set a #startFailed flag in start()'s catch, and check it in #close()), or only
-  // persist when #lockFile !== null.
-  ignore: true,
+  // A failed start must not persist metadata: the refused instance would otherwise overwrite
+  // the running instance's nsqd.dat.
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
@@ -203,12 +197,8 @@ Deno.test({
 
 Deno.test({
   name: "nsqd.dat: a corrupt nsqd.dat is left untouched by the failed start",
-  // BUG: the failed start overwrites the corrupt nsqd.dat with `{"topics":null,"version":...}`,
-  // destroying what an operator would repair by hand (Go leaves it alone: LoadMetadata fails and
-  // main exits via logFatal before any PersistMetadata). Same cause as the lock case above:
-  // runService (lib/cli/service.ts) calls close() after start() failed, and Nsqd.#close()
-  // (lib/nsqd/nsqd.ts ~line 283) persists metadata unconditionally. Fix as above.
-  ignore: true,
+  // Go leaves a corrupt nsqd.dat alone (LoadMetadata fails before any PersistMetadata); so do
+  // we, so the operator can repair it.
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
