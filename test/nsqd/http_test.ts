@@ -616,10 +616,13 @@ Deno.test("HTTP: GET /metrics is Prometheus text", async () => {
 
 Deno.test("HTTPS and --tls-required: plain HTTP answers 403 TLS_REQUIRED", async () => {
   const dir = new URL("../_fixtures/certs/", import.meta.url);
-  const cert = await Deno.readTextFile(new URL("server.pem", dir));
-  const key = await Deno.readTextFile(new URL("server.key", dir));
   const ca = await Deno.readTextFile(new URL("ca.pem", dir));
-  await using srv = await start({ httpsAddress: "127.0.0.1:0", tlsRequired: 1 }, { cert, key });
+  await using srv = await start({
+    httpsAddress: "127.0.0.1:0",
+    tlsRequired: 1,
+    tlsCert: new URL("server.pem", dir).pathname,
+    tlsKey: new URL("server.key", dir).pathname,
+  });
   assert.notEqual(srv.httpsAddress, "");
   const httpsPort = Number(srv.httpsAddress.split(":")[1]);
 
