@@ -30,6 +30,8 @@ import {
   type V1Context,
 } from "../http/v1.ts";
 import { parseLogLevel } from "../internal/log.ts";
+import { serveHttpsNode } from "../http/https_node.ts";
+import type { TlsClientAuthPolicy, TlsMinVersion } from "../protocol/tls.ts";
 import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { NSQ_VERSION } from "../version.ts";
 import type { Message } from "./message.ts";
@@ -43,7 +45,7 @@ import type { Topic } from "./topic.ts";
 /** Options of {@linkcode startNsqdHttp}. */
 export interface NsqdHttpOptions {
   /** PEM certificate chain and key; with a non-empty `--https-address` HTTPS is served too. */
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string; ca?: string };
 }
 
 /** The running HTTP/HTTPS listeners of an nsqd. */
@@ -83,7 +85,16 @@ export async function startNsqdHttp(
   const handler = nsqdHttpHandler(nsqd, { httpPort: () => http?.port ?? 0 });
   try {
     if (opts.tls !== undefined && o.httpsAddress !== "") {
-      https = serveHttps(o.httpsAddress, handler, opts.tls, nsqd);
+      // Deno.serve cannot request client certificates or set a TLS 1.3 floor; node:https can.
+      https = o.tlsClientAuthPolicy !== "" || o.tlsMinVersion === "tls1.3"
+        ? await serveHttpsNode(o.httpsAddress, handler, {
+          ...opts.tls,
+          clientAuthPolicy: o.tlsClientAuthPolicy as TlsClientAuthPolicy,
+          minVersion: o.tlsMinVersion as TlsMinVersion,
+          logger: nsqd.logger,
+          signal: nsqd.signal,
+        })
+        : serveHttps(o.httpsAddress, handler, opts.tls, nsqd);
     }
     if (o.httpAddress !== "") {
       const plain = o.tlsRequired === TLS_REQUIRED

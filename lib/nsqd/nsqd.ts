@@ -214,7 +214,7 @@ export class Nsqd implements Daemon {
   /** Bound HTTPS address ("" unless TLS is configured). */
   httpsAddress = "";
   /** PEM cert and key for HTTPS, set by the TLS setup before start(). */
-  httpsTls: { cert: string; key: string } | null = null;
+  httpsTls: { cert: string; key: string; ca?: string } | null = null;
 
   /** One lookupd peer per --lookupd-tcp-address (also changed live by PUT /config). */
   #startLookup(): void {

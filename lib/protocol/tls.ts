@@ -60,7 +60,8 @@ export interface TlsState {
   peerCommonName: string;
 }
 
-const MIN_VERSIONS = {
+/** node:tls `minVersion` names of `--tls-min-version` values. */
+export const MIN_VERSIONS = {
   "tls1.0": "TLSv1",
   "tls1.1": "TLSv1.1",
   "tls1.2": "TLSv1.2",
@@ -349,7 +350,7 @@ function commonName(peer: PeerCertificate | undefined): string {
 }
 
 /** Returns why the client's certificate breaks `policy`, or null if it is acceptable. */
-function checkClientCert(
+export function checkClientCert(
   policy: TlsClientAuthPolicy,
   peer: PeerCertificate | undefined,
   ca: string | undefined,

@@ -242,14 +242,10 @@ function httpsGet(
   });
 }
 
-// BUG: the HTTPS listener ignores --tls-client-auth-policy and --tls-min-version: every client
-// below gets 200 OK. nsqd serves HTTPS with the same tls.Config as the TCP upgrade
-// (`tls.Listen("tcp", opts.HTTPSAddress, n.tlsConfig)`: ClientAuth, ClientCAs, MinVersion), but
-// lib/nsqd/http.ts serveHttps passes only cert/key to Deno.serve, which has no client-auth or
-// minimum-version options. See the report.
+// nsqd serves HTTPS with the same tls.Config as the TCP upgrade (`tls.Listen("tcp",
+// opts.HTTPSAddress, n.tlsConfig)`: ClientAuth, ClientCAs, MinVersion).
 Deno.test({
   name: "tls: HTTPS applies --tls-client-auth-policy and --tls-min-version like TCP",
-  ignore: true,
   fn: async () => {
     await using s = await startNsqd(
       tlsOptions({
