@@ -20,6 +20,12 @@
  * @module
  */
 
+import {
+  formatDuration,
+  formatDurationNanos,
+  millisToNanos,
+  parseDuration,
+} from "../lib/internal/duration.ts";
 import { NSQ_DENO_VERSION } from "../lib/version.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -35,73 +41,16 @@ export interface BenchResult {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const UNIT_NANOS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  "µs": 1e3, // U+00B5 micro sign
-  "μs": 1e3, // U+03BC Greek mu
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
 /**
- * Parses a Go duration (`10s`, `1m30s`, `1.5h`, `300ms`, `-2s`, `0`) into milliseconds.
- * Throws a TypeError naming the text when it is not one.
+ * Parses a Go duration (`10s`, `1m30s`, `1.5h`, `300ms`, `-2s`, `0`) into milliseconds, as
+ * lib/internal/duration.ts does, but throws a TypeError (the bench tools' flag error).
  */
 export function parseGoDuration(text: string): number {
-  let s = text;
-  let sign = 1;
-  if (s.startsWith("-") || s.startsWith("+")) {
-    if (s[0] === "-") sign = -1;
-    s = s.slice(1);
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new TypeError((err as Error).message);
   }
-  if (s === "0") return 0;
-  if (s === "") throw new TypeError(`invalid duration "${text}"`);
-  let nanos = 0;
-  const re = /^(\d*)(?:\.(\d*))?([a-zµμ]+)/;
-  while (s.length > 0) {
-    const m = re.exec(s);
-    if (!m || (m[1] === "" && (m[2] ?? "") === "")) {
-      throw new TypeError(`invalid duration "${text}"`);
-    }
-    const unit = UNIT_NANOS[m[3]];
-    if (unit === undefined) throw new TypeError(`unknown unit "${m[3]}" in duration "${text}"`);
-    nanos += Number(`${m[1] || "0"}.${m[2] || "0"}`) * unit;
-    s = s.slice(m[0].length);
-  }
-  return (sign * nanos) / 1e6;
-}
-
-/** Go's `fmtFrac`: the fraction of `v` at `prec` digits, trailing zeros dropped. */
-function fracPart(v: bigint, prec: number): string {
-  const digits = (v % 10n ** BigInt(prec)).toString().padStart(prec, "0").replace(/0+$/, "");
-  return digits === "" ? "" : `.${digits}`;
-}
-
-/** Formats nanoseconds exactly like Go's `time.Duration.String()` (`1m0.5s`, `1.5µs`, `0s`). */
-export function formatGoDuration(ns: bigint): string {
-  if (ns === 0n) return "0s";
-  const neg = ns < 0n;
-  let u = neg ? -ns : ns;
-  let out: string;
-  if (u < 1_000_000_000n) {
-    if (u < 1000n) out = `${u}ns`;
-    else if (u < 1_000_000n) out = `${u / 1000n}${fracPart(u, 3)}µs`;
-    else out = `${u / 1_000_000n}${fracPart(u, 6)}ms`;
-  } else {
-    out = fracPart(u, 9) + "s";
-    u /= 1_000_000_000n;
-    out = `${u % 60n}${out}`;
-    u /= 60n;
-    if (u > 0n) {
-      out = `${u % 60n}m${out}`;
-      u /= 60n;
-      if (u > 0n) out = `${u}h${out}`;
-    }
-  }
-  return neg ? `-${out}` : out;
 }
 
 /** Go's `%.03f`, including its `+Inf` / `NaN` spellings. */
@@ -125,10 +74,10 @@ function goFixed3(x: number): string {
  * `duration: <Go duration> - <MiB/s>mb/s - <msgs/s>ops/s - <µs per msg>us/op`.
  */
 export function formatBenchLine(durationMs: number, msgs: number, size: number): string {
-  const ns = BigInt(Math.round(durationMs * 1e6));
+  const ns = BigInt(millisToNanos(durationMs));
   const seconds = Number(ns) / 1e9;
   const wholeMicros = Number(ns / 1000n); // Go: float64(duration/time.Microsecond)
-  return `duration: ${formatGoDuration(ns)} - ` +
+  return `duration: ${formatDurationNanos(ns)} - ` +
     `${goFixed3((msgs * size) / seconds / 1024 / 1024)}mb/s - ` +
     `${goFixed3(msgs / seconds)}ops/s - ` +
     `${goFixed3(wholeMicros / msgs)}us/op`;
@@ -174,7 +123,7 @@ export async function sleepUntilDeadline(
 ): Promise<void> {
   const at = parseDeadline(deadline);
   const d = at - Date.now();
-  log(`sleeping until ${goUtcString(at)} (${formatGoDuration(BigInt(Math.round(d * 1e6)))})`);
+  log(`sleeping until ${goUtcString(at)} (${formatDuration(d)})`);
   if (d > 0) await abortableSleep(d, signal);
 }
 

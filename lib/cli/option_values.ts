@@ -12,7 +12,7 @@ import {
   TLS_VERSIONS,
   type TlsRequired,
 } from "../nsqd/options.ts";
-import { formatDuration, parseDuration } from "./duration.ts";
+import { formatDuration, parseDuration } from "../internal/duration.ts";
 import { goQuote, parseError, parseGoBool, parseGoFloat, parseGoInt } from "./flags.ts";
 
 /** `--tls-required`: `tcp-https` (any case) or a Go boolean (any case); 0, 1 or 2. */

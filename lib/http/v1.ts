@@ -27,7 +27,7 @@
  */
 import { type Context, Hono } from "hono";
 import type { Logger } from "../internal/log.ts";
-import { formatDuration } from "../cli/duration.ts";
+import { formatDuration } from "../internal/duration.ts";
 
 /** The header every V1 response carries, and its value. */
 export const NSQ_CONTENT_TYPE_HEADER = "X-NSQ-Content-Type";

@@ -19,6 +19,7 @@
  *   restricted to the `?topic=` filter when one is given.
  */
 import { getHeapStatistics } from "node:v8";
+import { formatDuration, formatDurationNanos } from "../internal/duration.ts";
 import { NSQ_VERSION } from "../version.ts";
 import type { E2eResult } from "./quantile.ts";
 
@@ -310,7 +311,7 @@ export function renderStatsText(s: StatsResponse, opts: StatsTextOptions): strin
   let w = "";
   w += `${opts.versionLine ?? defaultStatsVersionLine()}\n`;
   w += `start_time ${formatRfc3339(startTimeMs, offset)}\n`;
-  w += `uptime ${formatGoDuration(Math.round((nowMs - startTimeMs) * 1e6))}\n`;
+  w += `uptime ${formatDuration(nowMs - startTimeMs)}\n`;
   w += `\nHealth: ${s.health}\n`;
 
   if (s.memory) {
@@ -355,7 +356,7 @@ export function renderStatsText(s: StatsResponse, opts: StatsTextOptions): strin
  */
 export function clientLine(c: ClientStats, nowMs: number): string {
   const connectedNs = Math.trunc((nowMs - c.connect_ts * 1000) / 1000) * 1e9;
-  const connected = formatGoDuration(connectedNs);
+  const connected = formatDurationNanos(BigInt(connectedNs));
   const id = padRight(`${c.hostname}:${splitPort(c.remote_address)} ${c.user_agent}`, 21);
   if (c.pub_counts && c.pub_counts.length > 0) {
     let total = 0;
@@ -430,44 +431,6 @@ function splitPort(addr: string): string {
   const i = addr.indexOf(":");
   if (i < 0 || addr.indexOf(":", i + 1) >= 0) return "";
   return addr.slice(i + 1);
-}
-
-/**
- * Go's `time.Duration.String()` for a nanosecond count: `0s`, `850ns`, `1.5µs`, `12.3ms`,
- * `1m2.5s`, `3h0m7s`. Exact for |ns| up to 2^53; BigInt inside keeps the digits right.
- */
-export function formatGoDuration(ns: number): string {
-  const neg = ns < 0;
-  let u = BigInt(Math.abs(Math.trunc(ns)));
-  let out: string;
-  if (u < 1_000_000_000n) {
-    if (u === 0n) return "0s";
-    if (u < 1000n) out = `${u}ns`;
-    else if (u < 1_000_000n) out = `${fracDigits(u, 3)}µs`;
-    else out = `${fracDigits(u, 6)}ms`;
-  } else {
-    const secFrac = fracDigits(u, 9);
-    u /= 1_000_000_000n;
-    // fracDigits already printed the whole seconds; rebuild with s % 60
-    const dot = secFrac.indexOf(".");
-    const frac = dot < 0 ? "" : secFrac.slice(dot);
-    out = `${u % 60n}${frac}s`;
-    u /= 60n;
-    if (u > 0n) {
-      out = `${u % 60n}m${out}`;
-      u /= 60n;
-      if (u > 0n) out = `${u}h${out}`;
-    }
-  }
-  return neg ? `-${out}` : out;
-}
-
-/** v / 10^prec with the fraction's trailing zeros (and a bare point) dropped, as Go's fmtFrac. */
-function fracDigits(v: bigint, prec: number): string {
-  const p = 10n ** BigInt(prec);
-  const whole = v / p;
-  const frac = (v % p).toString().padStart(prec, "0").replace(/0+$/, "");
-  return frac === "" ? `${whole}` : `${whole}.${frac}`;
 }
 
 /** Go `time.RFC3339` (`2006-01-02T15:04:05Z07:00`) of an epoch-ms instant at a UTC offset. */

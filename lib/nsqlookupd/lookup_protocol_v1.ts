@@ -14,7 +14,7 @@ import type { Logger } from "../internal/log.ts";
 import { writeAll } from "../protocol/transport.ts";
 import { isEphemeral, isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { NSQ_VERSION } from "../version.ts";
-import { formatDuration } from "../cli/duration.ts";
+import { formatDuration } from "../internal/duration.ts";
 import { formatAddr } from "../http/v1.ts";
 import {
   nowUnixNano,

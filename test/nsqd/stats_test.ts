@@ -3,7 +3,6 @@ import {
   type ChannelStats,
   clientLine,
   type ClientStats,
-  formatGoDuration,
   formatRfc3339,
   goFixed,
   marshalGoJson,
@@ -14,6 +13,7 @@ import {
   type StatsResponse,
   type TopicStats,
 } from "../../lib/nsqd/stats.ts";
+import { formatDurationNanos } from "../../lib/internal/duration.ts";
 
 const START_MS = Date.UTC(2024, 0, 2, 3, 4, 5); // 2024-01-02T03:04:05Z
 const START_S = START_MS / 1000;
@@ -345,7 +345,7 @@ Deno.test("Go duration, fixed-point and human formats", () => {
     [100 * 3600e9 + 1, "100h0m0.000000001s"],
     [-1.5e9, "-1.5s"],
   ];
-  for (const [ns, s] of cases) assert.equal(formatGoDuration(ns), s, `${ns}`);
+  for (const [ns, s] of cases) assert.equal(formatDurationNanos(BigInt(ns)), s, `${ns}`);
 
   assert.equal(goFixed(1.25, 1), "1.2"); // exact tie → even
   assert.equal(goFixed(1.75, 1), "1.8");

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import {
   encodeMpubBatch,
   formatBenchLine,
-  formatGoDuration,
   goLogLine,
   parseBenchFlags,
   parseDeadline,
@@ -16,6 +15,7 @@ import {
   runWriter,
 } from "../../scripts/bench_writer.ts";
 import { runReader } from "../../scripts/bench_reader.ts";
+import { formatDurationNanos } from "../../lib/internal/duration.ts";
 import { waitFor } from "../_util/wait.ts";
 
 /** Counters and command log of a {@linkcode FakeNsqd}. */
@@ -285,7 +285,7 @@ async function handle(
   await waitFor(() => !writing, { intervalMs: 1 });
 }
 
-Deno.test("formatGoDuration matches Go's time.Duration.String", () => {
+Deno.test("formatDurationNanos matches Go's time.Duration.String", () => {
   const cases: Array<[bigint, string]> = [
     [0n, "0s"],
     [1n, "1ns"],
@@ -299,7 +299,7 @@ Deno.test("formatGoDuration matches Go's time.Duration.String", () => {
     [3_723_000_000_000n, "1h2m3s"],
     [-1_500_000_000n, "-1.5s"],
   ];
-  for (const [ns, want] of cases) assert.equal(formatGoDuration(ns), want);
+  for (const [ns, want] of cases) assert.equal(formatDurationNanos(ns), want);
 });
 
 Deno.test("parseGoDuration accepts Go durations and rejects others", () => {

@@ -4,6 +4,12 @@
  * nsq-deno keeps durations as **milliseconds** (possibly fractional below 1 ms); Go keeps int64
  * nanoseconds. Both functions go through whole nanoseconds so that `300us`, `1.5h` and `1m0s`
  * round-trip exactly as they do in Go.
+ *
+ * The one implementation for the whole program: flag and TOML values (lib/cli), `GET /stats` text
+ * (`uptime`, `connected:`), nsqlookupd's and the HTTP layer's log lines, and the bench scripts'
+ * flags and result lines.
+ *
+ * @module
  */
 
 const NS_PER_MS = 1_000_000;

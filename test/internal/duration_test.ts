@@ -5,7 +5,7 @@ import {
   millisToNanos,
   parseDuration,
   parseDurationNanos,
-} from "../../lib/cli/duration.ts";
+} from "../../lib/internal/duration.ts";
 
 Deno.test("parseDuration: Go duration syntax to milliseconds", () => {
   const cases: [string, number][] = [
