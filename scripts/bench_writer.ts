@@ -26,6 +26,7 @@ import {
   millisToNanos,
   parseDuration,
 } from "../lib/internal/duration.ts";
+import { dialAddress } from "../lib/internal/net_addr.ts";
 import { NSQ_DENO_VERSION } from "../lib/version.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -141,22 +142,9 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
   });
 }
 
-/** Splits `host:port` (or `[v6]:port`) for Deno.connect. */
-export function splitHostPort(addr: string): { hostname: string; port: number } {
-  const i = addr.lastIndexOf(":");
-  const portText = addr.slice(i + 1);
-  const port = Number(portText);
-  if (i < 0 || portText === "" || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TypeError(`invalid TCP address "${addr}": want <addr>:<port>`);
-  }
-  let hostname = addr.slice(0, i);
-  if (hostname.startsWith("[") && hostname.endsWith("]")) hostname = hostname.slice(1, -1);
-  return { hostname: hostname || "127.0.0.1", port };
-}
-
 /** Connects with TCP_NODELAY, as every connection here must. */
 export async function dialNsqd(addr: string): Promise<Deno.TcpConn> {
-  const conn = await Deno.connect({ ...splitHostPort(addr), transport: "tcp" });
+  const conn = await Deno.connect({ ...dialAddress(addr), transport: "tcp" });
   conn.setNoDelay(true);
   return conn;
 }

@@ -5,6 +5,7 @@
  */
 import type { Daemon } from "../internal/daemon.ts";
 import { Logger, type LogLevel, type LogSink } from "../internal/log.ts";
+import { joinHostPort } from "../internal/net_addr.ts";
 import { defaultNsqdOptions, type NsqdOptions, optionGroup } from "../nsqd/options.ts";
 import { defaultNsqlookupdOptions, type NsqlookupdOptions } from "../nsqlookupd/options.ts";
 import { validateNsqdOptions } from "./nsqd.ts";
@@ -89,10 +90,6 @@ export function dialableHost(address: string): string {
   let host = i === -1 ? address : address.slice(0, i);
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
   return host === "" || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
-}
-
-function joinHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**

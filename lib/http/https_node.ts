@@ -18,7 +18,7 @@ import {
   type TlsMinVersion,
 } from "../protocol/tls.ts";
 import type { HttpServerHandle } from "./v1.ts";
-import { formatAddr, splitHostPort } from "./v1.ts";
+import { formatAddr, splitHostPort } from "../internal/net_addr.ts";
 
 export interface NodeHttpsOptions {
   cert: string;

@@ -28,6 +28,7 @@
 import { type Context, Hono } from "hono";
 import type { Logger } from "../internal/log.ts";
 import { formatDuration } from "../internal/duration.ts";
+import { formatAddr, splitHostPort } from "../internal/net_addr.ts";
 
 /** The header every V1 response carries, and its value. */
 export const NSQ_CONTENT_TYPE_HEADER = "X-NSQ-Content-Type";
@@ -451,44 +452,6 @@ export function cleanPath(p: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Addresses and serving
-
-/**
- * Splits `"host:port"` / `"[v6]:port"` / `":port"` like Go's `net.SplitHostPort`; the port must
- * be a decimal number in 0..65535. Throws a `TypeError` naming the address otherwise.
- */
-export function splitHostPort(address: string): { hostname: string; port: number } {
-  let host: string;
-  let portText: string;
-  if (address.startsWith("[")) {
-    const end = address.indexOf("]:");
-    if (end < 0) throw new TypeError(`address ${address}: missing port in address`);
-    host = address.slice(1, end);
-    portText = address.slice(end + 2);
-  } else {
-    const colon = address.lastIndexOf(":");
-    if (colon < 0) throw new TypeError(`address ${address}: missing port in address`);
-    host = address.slice(0, colon);
-    portText = address.slice(colon + 1);
-    if (host.includes(":")) throw new TypeError(`address ${address}: too many colons in address`);
-  }
-  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new TypeError(`address ${address}: invalid port`);
-  }
-  return { hostname: host, port: Number(portText) };
-}
-
-/** Joins a host and port like Go's `net.JoinHostPort` (brackets around IPv6 literals). */
-export function joinHostPort(hostname: string, port: number): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-}
-
-/** `ip:port` of a TCP address, a path for unix sockets. */
-export function formatAddr(addr: Deno.Addr): string {
-  if (addr.transport === "tcp" || addr.transport === "udp") {
-    return joinHostPort(addr.hostname, addr.port);
-  }
-  return "path" in addr ? addr.path : "";
-}
 
 /** A running HTTP server. */
 export interface HttpServerHandle {

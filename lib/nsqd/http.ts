@@ -15,7 +15,6 @@
  * @module
  */
 import {
-  formatAddr,
   HttpError,
   type HttpServerHandle,
   NSQ_CONTENT_TYPE_HEADER,
@@ -25,11 +24,11 @@ import {
   RawJson,
   respondV1,
   serveHttp,
-  splitHostPort,
   V1App,
   type V1Context,
 } from "../http/v1.ts";
 import { parseLogLevel } from "../internal/log.ts";
+import { formatAddr, splitHostPort } from "../internal/net_addr.ts";
 import { serveHttpsNode } from "../http/https_node.ts";
 import type { TlsClientAuthPolicy, TlsMinVersion } from "../protocol/tls.ts";
 import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";

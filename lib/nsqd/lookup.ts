@@ -14,7 +14,7 @@
  */
 import type { Logger } from "../internal/log.ts";
 import { TaskGroup } from "../internal/task_group.ts";
-import { joinHostPort } from "../http/v1.ts";
+import { joinHostPort } from "../internal/net_addr.ts";
 import { LookupPeer } from "./lookup_peer.ts";
 
 /** One thing nsqd has registered: a topic without channels, or one channel of a topic. */

@@ -14,7 +14,7 @@
  */
 import type { Logger } from "../internal/log.ts";
 import { writeAll } from "../protocol/transport.ts";
-import { splitHostPort } from "../http/v1.ts";
+import { splitHostPort } from "../internal/net_addr.ts";
 
 /** What a lookupd says about itself in its IDENTIFY answer. */
 export interface LookupPeerInfo {

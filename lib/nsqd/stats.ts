@@ -20,6 +20,7 @@
  */
 import { getHeapStatistics } from "node:v8";
 import { formatDuration, formatDurationNanos } from "../internal/duration.ts";
+import { cutHostPort } from "../internal/net_addr.ts";
 import { NSQ_VERSION } from "../version.ts";
 import type { E2eResult } from "./quantile.ts";
 
@@ -424,13 +425,11 @@ function padRight(v: string | number, width: number): string {
 
 /** The port part of `host:port` / `[v6]:port` (Go net.SplitHostPort; "" when unparsable). */
 function splitPort(addr: string): string {
-  if (addr.startsWith("[")) {
-    const end = addr.indexOf("]:");
-    return end < 0 ? "" : addr.slice(end + 2);
+  try {
+    return cutHostPort(addr).port;
+  } catch {
+    return "";
   }
-  const i = addr.indexOf(":");
-  if (i < 0 || addr.indexOf(":", i + 1) >= 0) return "";
-  return addr.slice(i + 1);
 }
 
 /** Go `time.RFC3339` (`2006-01-02T15:04:05Z07:00`) of an epoch-ms instant at a UTC offset. */

@@ -11,6 +11,7 @@
  */
 import dgram from "node:dgram";
 import type { Logger } from "../internal/log.ts";
+import { splitHostPort } from "../internal/net_addr.ts";
 import {
   goFixed,
   type MemStats,
@@ -201,8 +202,8 @@ export class StatsdLoop {
     const o = this.#o;
     let sock: dgram.Socket;
     try {
-      const [host, port] = splitHostPort(o.address);
-      sock = await dialUdp(host, port);
+      const { hostname, port } = splitHostPort(o.address);
+      sock = await dialUdp(hostname, port);
     } catch {
       o.logger.error(`failed to create UDP socket to statsd(${o.address})`);
       return;
@@ -247,30 +248,6 @@ function sleepUntil(deadlineMs: number, signal?: AbortSignal): Promise<boolean> 
     }, Math.max(0, deadlineMs - Date.now()));
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-/** `host:port` / `[v6]:port` → [host, port]; throws a TypeError naming the address. */
-function splitHostPort(addr: string): [string, number] {
-  let host: string;
-  let portStr: string;
-  if (addr.startsWith("[")) {
-    const end = addr.indexOf("]:");
-    if (end < 0) throw new TypeError(`statsd address "${addr}" is not host:port`);
-    host = addr.slice(1, end);
-    portStr = addr.slice(end + 2);
-  } else {
-    const i = addr.lastIndexOf(":");
-    if (i < 0 || addr.indexOf(":") !== i) {
-      throw new TypeError(`statsd address "${addr}" is not host:port`);
-    }
-    host = addr.slice(0, i);
-    portStr = addr.slice(i + 1);
-  }
-  const port = Number(portStr);
-  if (!Number.isInteger(port) || port < 0 || port > 65535 || portStr === "") {
-    throw new TypeError(`statsd address "${addr}" has an invalid port`);
-  }
-  return [host, port];
 }
 
 /** A connected UDP socket (Go's net.Dial("udp")): resolves the host once per push. */

@@ -15,7 +15,7 @@ import { writeAll } from "../protocol/transport.ts";
 import { isEphemeral, isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { NSQ_VERSION } from "../version.ts";
 import { formatDuration } from "../internal/duration.ts";
-import { formatAddr } from "../http/v1.ts";
+import { formatAddr } from "../internal/net_addr.ts";
 import {
   nowUnixNano,
   type PeerInfo,

@@ -2,6 +2,8 @@
  * Listening on NSQ-style addresses: `host:port` (port 0 allowed, `[::1]:0` for IPv6, `:4150`
  * for all interfaces) or a filesystem path for a unix socket (spec §4.14).
  */
+import { joinHostPort, splitHostPort } from "../internal/net_addr.ts";
+
 export class ListenAddress {
   constructor(
     readonly transport: "tcp" | "unix",
@@ -20,24 +22,18 @@ export class ListenAddress {
 
   toString(): string {
     if (this.transport === "unix") return this.path;
-    const host = this.hostname.includes(":") ? `[${this.hostname}]` : this.hostname;
-    return `${host}:${this.port}`;
+    return joinHostPort(this.hostname, this.port);
   }
 }
 
-/** Parses `host:port` or a unix socket path; throws a TypeError naming the address. */
+/**
+ * Parses `host:port` (see {@linkcode splitHostPort}; an empty host means all interfaces) or a
+ * unix socket path (anything with a `/`); throws a TypeError naming the address.
+ */
 export function parseListenAddress(s: string): ListenAddress {
   if (s.includes("/")) return new ListenAddress("unix", "", -1, s);
-  const i = s.lastIndexOf(":");
-  if (i < 0) throw new TypeError(`invalid address "${s}": missing port`);
-  let host = s.slice(0, i);
-  const portText = s.slice(i + 1);
-  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) {
-    throw new TypeError(`invalid address "${s}": bad port "${portText}"`);
-  }
-  return new ListenAddress("tcp", host || "0.0.0.0", port, "");
+  const { hostname, port } = splitHostPort(s);
+  return new ListenAddress("tcp", hostname || "0.0.0.0", port, "");
 }
 
 /** Binds a TCP or unix listener. */

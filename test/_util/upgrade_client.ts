@@ -33,8 +33,8 @@ import {
   MAGIC_V2,
   makeFrame,
   type Msg,
-  parseHostPort,
 } from "./wire.ts";
+import { dialAddress } from "../../lib/internal/net_addr.ts";
 
 /** nsqd's answer to an IDENTIFY with `feature_negotiation: true` (spec §1.5). */
 export interface IdentifyResponse {
@@ -95,7 +95,7 @@ export class UpgradeConn implements AsyncDisposable {
 
   /** Connects to `host:port` and sends the V2 magic. */
   static async connect(addr: string): Promise<UpgradeConn> {
-    const { hostname, port } = parseHostPort(addr);
+    const { hostname, port } = dialAddress(addr);
     const sock = net.connect({ host: hostname, port });
     sock.setNoDelay(true);
     try {

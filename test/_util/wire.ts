@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { dialAddress } from "../../lib/internal/net_addr.ts";
 
 /** Frame types (spec §1.3). */
 export const FRAME_TYPE_RESPONSE = 0;
@@ -234,19 +235,6 @@ export function describeFrame(f: Frame): string {
   }
 }
 
-/** Splits `host:port` (or `[v6]:port`) into Deno.connect options. */
-export function parseHostPort(addr: string): { hostname: string; port: number } {
-  const i = addr.lastIndexOf(":");
-  if (i < 0) throw new TypeError(`Invalid address "${addr}": want host:port`);
-  let hostname = addr.slice(0, i);
-  if (hostname.startsWith("[") && hostname.endsWith("]")) hostname = hostname.slice(1, -1);
-  const port = Number(addr.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535 || addr.slice(i + 1) === "") {
-    throw new TypeError(`Invalid port in address "${addr}"`);
-  }
-  return { hostname: hostname === "" ? "127.0.0.1" : hostname, port };
-}
-
 /** Options for {@linkcode V2Conn.connect}. */
 export interface V2ConnectOptions {
   /** Send the `"  V2"` magic right after connecting (default true). */
@@ -287,7 +275,7 @@ export class V2Conn implements AsyncDisposable {
 
   /** Connects to `host:port`, sets TCP_NODELAY and (by default) sends the V2 magic. */
   static async connect(addr: string, opts: V2ConnectOptions = {}): Promise<V2Conn> {
-    const conn = await Deno.connect({ ...parseHostPort(addr), transport: "tcp" });
+    const conn = await Deno.connect({ ...dialAddress(addr), transport: "tcp" });
     conn.setNoDelay(true);
     const c = new V2Conn(conn, opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
     if (opts.magic ?? true) {

@@ -3,11 +3,9 @@ import {
   cleanPath,
   goJson,
   HttpError,
-  joinHostPort,
   parseQuery,
   RawJson,
   serveHttp,
-  splitHostPort,
   V1App,
 } from "../../lib/http/v1.ts";
 import { Logger } from "../../lib/internal/log.ts";
@@ -227,18 +225,6 @@ Deno.test("cleanPath", () => {
   assert.equal(cleanPath("//a//b/"), "/a/b/");
   assert.equal(cleanPath("/a/./b/../c"), "/a/c");
   assert.equal(cleanPath("/.."), "/");
-});
-
-Deno.test("splitHostPort / joinHostPort", () => {
-  assert.deepEqual(splitHostPort("127.0.0.1:4150"), { hostname: "127.0.0.1", port: 4150 });
-  assert.deepEqual(splitHostPort(":0"), { hostname: "", port: 0 });
-  assert.deepEqual(splitHostPort("[::1]:80"), { hostname: "::1", port: 80 });
-  assert.throws(() => splitHostPort("localhost"), TypeError);
-  assert.throws(() => splitHostPort("a:b:1"), TypeError);
-  assert.throws(() => splitHostPort("a:70000"), TypeError);
-  assert.throws(() => splitHostPort("a:"), TypeError);
-  assert.equal(joinHostPort("::1", 4150), "[::1]:4150");
-  assert.equal(joinHostPort("10.0.0.1", 4150), "10.0.0.1:4150");
 });
 
 Deno.test("serveHttp: serves on port 0, logs like nsq, closes idempotently", async () => {

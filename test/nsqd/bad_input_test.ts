@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
-import { encodeCommand, FRAME_TYPE_ERROR, parseHostPort, V2Conn } from "../_util/wire.ts";
+import { encodeCommand, FRAME_TYPE_ERROR, V2Conn } from "../_util/wire.ts";
+import { dialAddress } from "../../lib/internal/net_addr.ts";
 import { waitFor } from "../_util/wait.ts";
 
 const enc = new TextEncoder();
@@ -75,7 +76,7 @@ async function drainUntilClosed(conn: Deno.Conn, ms = 5000): Promise<void> {
 }
 
 async function rawConnect(s: TestNsqd): Promise<Deno.TcpConn> {
-  return await Deno.connect({ ...parseHostPort(s.tcpAddress), transport: "tcp" });
+  return await Deno.connect({ ...dialAddress(s.tcpAddress), transport: "tcp" });
 }
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {

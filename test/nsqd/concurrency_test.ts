@@ -9,13 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { startNsqd, uniqueName } from "../_util/nsqd.ts";
-import {
-  encodeCommand,
-  FRAME_TYPE_MESSAGE,
-  FrameParser,
-  parseHostPort,
-  V2Conn,
-} from "../_util/wire.ts";
+import { encodeCommand, FRAME_TYPE_MESSAGE, FrameParser, V2Conn } from "../_util/wire.ts";
+import { dialAddress } from "../../lib/internal/net_addr.ts";
 import { waitFor } from "../_util/wait.ts";
 
 const PUBLISHERS = 4;
@@ -46,7 +41,7 @@ class CountingConsumer {
     rdy: number,
     counts: Uint8Array,
   ): Promise<CountingConsumer> {
-    const conn = await Deno.connect({ ...parseHostPort(addr), transport: "tcp" });
+    const conn = await Deno.connect({ ...dialAddress(addr), transport: "tcp" });
     conn.setNoDelay(true);
     const setup = new TextEncoder().encode("  V2");
     await writeAll(conn, setup);

@@ -6,7 +6,7 @@
 import { Nsqlookupd } from "../../lib/nsqlookupd/nsqlookupd.ts";
 import { defaultNsqlookupdOptions, type NsqlookupdOptions } from "../../lib/nsqlookupd/options.ts";
 import { Logger } from "../../lib/internal/log.ts";
-import { splitHostPort } from "../../lib/http/v1.ts";
+import { splitHostPort } from "../../lib/internal/net_addr.ts";
 
 /** A started nsqlookupd and the log lines it wrote. */
 export interface TestLookupd {

@@ -14,7 +14,6 @@ import {
   FRAME_TYPE_MESSAGE,
   FRAME_TYPE_RESPONSE,
   FrameParser,
-  parseHostPort,
   V2Conn,
 } from "../_util/wire.ts";
 
@@ -199,15 +198,6 @@ Deno.test("FrameParser: rejects invalid sizes, types and short messages", () => 
     new FrameParser().push(Uint8Array.from([...ok(), ...encodeFrame(7, "")]), out)
   );
   assert.equal(out.length, 1);
-});
-
-Deno.test("parseHostPort", () => {
-  assert.deepEqual(parseHostPort("127.0.0.1:4150"), { hostname: "127.0.0.1", port: 4150 });
-  assert.deepEqual(parseHostPort("[::1]:80"), { hostname: "::1", port: 80 });
-  assert.deepEqual(parseHostPort(":4150"), { hostname: "127.0.0.1", port: 4150 });
-  assert.throws(() => parseHostPort("nohost"), TypeError);
-  assert.throws(() => parseHostPort("h:"), TypeError);
-  assert.throws(() => parseHostPort("h:70000"), TypeError);
 });
 
 Deno.test("V2Conn: magic, commands on the wire, responses, heartbeats, errors, messages", async () => {
