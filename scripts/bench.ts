@@ -31,7 +31,8 @@
  * @module
  */
 
-import { formatBenchLine, goLogLine, parseGoDuration } from "./bench_writer.ts";
+import { benchLog, formatBenchLine, parseGoDuration } from "./_bench_common.ts";
+import type { LatencyResult } from "./bench_latency.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -504,7 +505,8 @@ async function atDeadline<T>(
   return { result, cpu: await cpu };
 }
 
-function writerArgs(n: NsqdUnderTest, runfor: string, topic: string, batch: number): string[] {
+/** The flags bench_writer and bench_reader share: 200-byte messages on 2 connections. */
+function clientArgs(n: NsqdUnderTest, runfor: string, topic: string): string[] {
   return [
     "--nsqd-tcp-address",
     n.tcpAddress,
@@ -514,30 +516,17 @@ function writerArgs(n: NsqdUnderTest, runfor: string, topic: string, batch: numb
     topic,
     "--size",
     "200",
-    "--batch-size",
-    String(batch),
     "--concurrency",
     "2",
   ];
 }
 
+function writerArgs(n: NsqdUnderTest, runfor: string, topic: string, batch: number): string[] {
+  return [...clientArgs(n, runfor, topic), "--batch-size", String(batch)];
+}
+
 function readerArgs(n: NsqdUnderTest, runfor: string, topic: string): string[] {
-  return [
-    "--nsqd-tcp-address",
-    n.tcpAddress,
-    "--runfor",
-    runfor,
-    "--topic",
-    topic,
-    "--channel",
-    "ch",
-    "--size",
-    "200",
-    "--rdy",
-    "2500",
-    "--concurrency",
-    "2",
-  ];
+  return [...clientArgs(n, runfor, topic), "--channel", "ch", "--rdy", "2500"];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -555,6 +544,7 @@ async function httpClientMain(args: string[]): Promise<number> {
   const size = Number(opt("size", "200"));
   const concurrency = Number(opt("concurrency", "4"));
   const runforMs = parseGoDuration(opt("runfor", "10s"));
+  const log = benchLog("bench_http");
   const url = `http://${addr}/pub?topic=${encodeURIComponent(topic)}`;
   const body = new Uint8Array(size);
   let count = 0;
@@ -570,12 +560,10 @@ async function httpClientMain(args: string[]): Promise<number> {
       }
     }));
   } catch (err) {
-    console.error(goLogLine("[bench_http] ", (err as Error).message));
+    log((err as Error).message);
     return 1;
   }
-  console.error(
-    goLogLine("[bench_http] ", formatBenchLine(performance.now() - start, count, size)),
-  );
+  log(formatBenchLine(performance.now() - start, count, size));
   return 0;
 }
 
@@ -882,17 +870,6 @@ const http: Scenario = async (s, rows) => {
   });
 };
 
-interface LatencyJson {
-  count: number;
-  sent: number;
-  received: number;
-  rate: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
-
 const latency: Scenario = async (s, rows) => {
   const modes: { label: string; rate: number; args: string[]; note: string }[] = [
     {
@@ -956,7 +933,7 @@ async function latencyRun(
   s: Settings,
   rate: number,
   args: string[],
-): Promise<{ result: LatencyJson; cpu: CpuUse; peakRssMb: number }> {
+): Promise<{ result: LatencyResult; cpu: CpuUse; peakRssMb: number }> {
   // Its measured window starts after process start-up and the 1 s warm-up.
   const cpu = cpuWindow(n.pid, Date.now() + 1500, s.runforMs).catch(() => NO_CPU);
   const child = new Child("bench_latency.ts", [

@@ -19,15 +19,17 @@ import { Logger } from "../lib/internal/log.ts";
 import { Nsqd } from "../lib/nsqd/nsqd.ts";
 import { defaultNsqdOptions } from "../lib/nsqd/options.ts";
 import { UpgradeConn } from "../test/_util/upgrade_client.ts";
-import { encodeCommand, encodeMpubBody, FRAME_TYPE_MESSAGE } from "../test/_util/wire.ts";
+import { concat, encodeCommand, encodeMpubBody, FRAME_TYPE_MESSAGE } from "../test/_util/wire.ts";
 import {
+  announceAndWait,
   type BenchFlag,
-  BenchFlagError,
-  benchUsage,
-  goLogLine,
-  parseBenchFlags,
+  benchLog,
+  parseBenchCli,
   parseGoDuration,
-} from "./bench_writer.ts";
+  SERVE_FLAG,
+  spawnServeChild,
+  stopServeChild,
+} from "./_bench_common.ts";
 
 const FLAGS: readonly BenchFlag[] = [
   { name: "runfor", kind: "duration", usage: "duration of each mode", default: "2s" },
@@ -40,12 +42,7 @@ const FLAGS: readonly BenchFlag[] = [
     usage: "comma-separated: plain, snappy, deflate, tls, tls+snappy, tls+deflate",
     default: "plain,snappy,deflate,tls,tls+snappy,tls+deflate",
   },
-  {
-    name: "serve",
-    kind: "string",
-    usage: "(internal) run the nsqd for the benchmark",
-    default: "",
-  },
+  SERVE_FLAG,
 ];
 
 const CERTS = new URL("../test/_fixtures/certs/", import.meta.url);
@@ -65,8 +62,7 @@ async function serve(): Promise<void> {
     tlsKey: new URL("server.key", CERTS).pathname,
   }, new Logger("[nsqd] ", "warn"));
   await nsqd.start();
-  console.log(nsqd.tcpAddress);
-  for await (const _ of Deno.stdin.readable) { /* the parent closes stdin when done */ }
+  await announceAndWait(nsqd.tcpAddress);
   await nsqd.close();
   await Deno.remove(dataPath, { recursive: true });
 }
@@ -156,51 +152,15 @@ async function runMode(
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 async function main(args: readonly string[]): Promise<number> {
-  let values: Record<string, string>;
-  try {
-    const parsed = parseBenchFlags(args, FLAGS);
-    if (parsed.help) {
-      console.error(benchUsage("bench_compress", FLAGS));
-      return 0;
-    }
-    values = parsed.values;
-  } catch (err) {
-    if (!(err instanceof BenchFlagError)) throw err;
-    console.error(err.message);
-    console.error(benchUsage("bench_compress", FLAGS));
-    return 2;
-  }
+  const values = parseBenchCli("bench_compress", args, FLAGS);
+  if (typeof values === "number") return values;
   if (values["serve"] !== "") {
     await serve();
     return 0;
   }
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", import.meta.filename!, "--serve", "1"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!out.includes("\n")) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    out += value;
-  }
-  reader.releaseLock();
-  const addr = out.trim();
-  const log = (msg: string) => console.error(goLogLine("[bench_compress] ", msg));
+  const { child, address: addr } = await spawnServeChild(import.meta.filename!);
+  const log = benchLog("bench_compress");
   try {
     if (addr === "") {
       log("the nsqd child did not start");
@@ -219,9 +179,7 @@ async function main(args: readonly string[]): Promise<number> {
       );
     }
   } finally {
-    await child.stdin.close();
-    await child.stdout.cancel().catch(() => {});
-    await child.status;
+    await stopServeChild(child);
   }
   return 0;
 }

@@ -21,13 +21,15 @@ import { Nsqd } from "../lib/nsqd/nsqd.ts";
 import { defaultNsqdOptions } from "../lib/nsqd/options.ts";
 import { Logger } from "../lib/internal/log.ts";
 import {
+  announceAndWait,
   type BenchFlag,
-  BenchFlagError,
-  benchUsage,
-  goLogLine,
-  parseBenchFlags,
+  benchLog,
+  parseBenchCli,
   parseGoDuration,
-} from "./bench_writer.ts";
+  SERVE_FLAG,
+  spawnServeChild,
+  stopServeChild,
+} from "./_bench_common.ts";
 
 const FLAGS: readonly BenchFlag[] = [
   {
@@ -42,12 +44,7 @@ const FLAGS: readonly BenchFlag[] = [
   { name: "batch-size", kind: "int", usage: "messages per /mpub request", default: "100" },
   { name: "topic", kind: "string", usage: "topic prefix", default: "http_bench" },
   { name: "mode", kind: "string", usage: "phases to run: both, pub or mpub", default: "both" },
-  {
-    name: "serve",
-    kind: "string",
-    usage: "(internal) run the nsqd for the benchmark",
-    default: "",
-  },
+  SERVE_FLAG,
 ];
 
 /** What one phase measured. */
@@ -121,29 +118,15 @@ async function serve(): Promise<void> {
   const nsqd = new Nsqd(opts, new Logger("[nsqd] ", "warn"));
   await nsqd.start();
   const http = await startNsqdHttp(nsqd);
-  console.log(http.httpAddress);
-  // the parent closes our stdin when it is done
-  for await (const _ of Deno.stdin.readable) { /* drain */ }
+  await announceAndWait(http.httpAddress);
   await http.close();
   await nsqd.close();
   await Deno.remove(dataPath, { recursive: true });
 }
 
 async function main(args: readonly string[]): Promise<number> {
-  let values: Record<string, string>;
-  try {
-    const parsed = parseBenchFlags(args, FLAGS);
-    if (parsed.help) {
-      console.error(benchUsage("bench_http", FLAGS));
-      return 0;
-    }
-    values = parsed.values;
-  } catch (err) {
-    if (!(err instanceof BenchFlagError)) throw err;
-    console.error(err.message);
-    console.error(benchUsage("bench_http", FLAGS));
-    return 2;
-  }
+  const values = parseBenchCli("bench_http", args, FLAGS);
+  if (typeof values === "number") return values;
   if (values["serve"] !== "") {
     await serve();
     return 0;
@@ -161,28 +144,14 @@ async function main(args: readonly string[]): Promise<number> {
   let child: Deno.ChildProcess | null = null;
   let address = values["nsqd-http-address"];
   if (address === "") {
-    child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", import.meta.filename!, "--serve", "1"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!out.includes("\n")) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      out += value;
-    }
-    reader.releaseLock();
-    address = out.trim();
+    ({ child, address } = await spawnServeChild(import.meta.filename!));
     if (address === "") {
       console.error("bench_http: the nsqd child did not start");
       return 1;
     }
   }
   const base = `http://${address}`;
-  const log = (msg: string) => console.error(goLogLine("[bench_http] ", msg));
+  const log = benchLog("bench_http");
   try {
     const suffix = Date.now().toString(36);
     const msg = new Uint8Array(size).fill(0x61);
@@ -209,10 +178,7 @@ async function main(args: readonly string[]): Promise<number> {
       if (after - before !== r.requests * batch) log(`WARNING: /stats counted ${after - before}`);
     }
   } finally {
-    if (child !== null) {
-      await child.stdin.close();
-      await child.status;
-    }
+    if (child !== null) await stopServeChild(child);
   }
   return 0;
 }

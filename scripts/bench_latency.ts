@@ -34,18 +34,22 @@
 
 import {
   type BenchFlag,
-  BenchFlagError,
-  benchUsage,
+  benchLog,
   closeAll,
-  dialNsqd,
+  DEFAULT_NSQD_TCP_ADDRESS,
+  dialV2,
   encodeCmd,
-  goLogLine,
-  MAGIC_V2,
+  FIN_LEN,
+  finCapacity,
+  MAX_FRAME_SIZE,
   NOP,
-  parseBenchFlags,
+  NSQD_TCP_ADDRESS_FLAG,
+  parseBenchCli,
   parseGoDuration,
+  putFin,
+  readUint32,
   writeFull,
-} from "./bench_writer.ts";
+} from "./_bench_common.ts";
 import { NSQ_DENO_VERSION } from "../lib/version.ts";
 
 /** bench_latency's options. */
@@ -73,7 +77,7 @@ export interface LatencyOptions {
 
 /** Defaults: 20k msgs/s of 200 B for 10 s, go-nsq's consumer settings. */
 export const LATENCY_DEFAULTS: Readonly<Omit<LatencyOptions, "signal">> = {
-  nsqdTcpAddress: "127.0.0.1:4150",
+  nsqdTcpAddress: DEFAULT_NSQD_TCP_ADDRESS,
   topic: "lat_bench",
   channel: "ch",
   rate: 20_000,
@@ -105,9 +109,6 @@ export interface LatencyResult {
   outputBufferTimeout: number;
 }
 
-const MAX_FRAME_SIZE = 64 * 1024 * 1024;
-const FIN_LEN = 21;
-const MIN_MESSAGE_FRAME = 4 + 4 + 26;
 const TWO_32 = 4294967296;
 
 /** Microseconds since the epoch on this process's clock. */
@@ -169,7 +170,7 @@ async function publisherResponses(
       end += n;
       while (end - start >= 8) {
         const s = start;
-        const size = ((buf[s] << 24) | (buf[s + 1] << 16) | (buf[s + 2] << 8) | buf[s + 3]) >>> 0;
+        const size = readUint32(buf, s);
         if (size < 4 || size > MAX_FRAME_SIZE) throw new Error(`invalid frame size ${size}`);
         if (end - s < 4 + size) break;
         const type = buf[s + 7];
@@ -199,7 +200,7 @@ async function consume(
   isStopped: () => boolean,
 ): Promise<void> {
   let buf = new Uint8Array(256 * 1024);
-  let out = new Uint8Array(Math.ceil(buf.length / MIN_MESSAGE_FRAME) * FIN_LEN + FIN_LEN);
+  let out = new Uint8Array(finCapacity(buf.length));
   let start = 0;
   let end = 0;
   try {
@@ -213,7 +214,7 @@ async function consume(
           const bigger = new Uint8Array(buf.length * 2);
           bigger.set(buf);
           buf = bigger;
-          out = new Uint8Array(Math.ceil(buf.length / MIN_MESSAGE_FRAME) * FIN_LEN + FIN_LEN);
+          out = new Uint8Array(finCapacity(buf.length));
         }
       }
       const n = await conn.read(buf.subarray(end));
@@ -224,25 +225,17 @@ async function consume(
       let o = 0;
       while (end - start >= 8) {
         const s = start;
-        const size = ((buf[s] << 24) | (buf[s + 1] << 16) | (buf[s + 2] << 8) | buf[s + 3]) >>> 0;
+        const size = readUint32(buf, s);
         if (size < 4 || size > MAX_FRAME_SIZE) throw new Error(`invalid frame size ${size}`);
         if (end - s < 4 + size) break;
         const type = buf[s + 7];
         if (type === 2) {
           // [size][type][ts 8][attempts 2][id 16][body: sent µs hi, lo, ...]
           const b = s + 8 + 26;
-          const hi = ((buf[b] << 24) | (buf[b + 1] << 16) | (buf[b + 2] << 8) | buf[b + 3]) >>> 0;
-          const lo = ((buf[b + 4] << 24) | (buf[b + 5] << 16) | (buf[b + 6] << 8) | buf[b + 7]) >>>
-            0;
-          const sentAt = hi * TWO_32 + lo;
+          const sentAt = readUint32(buf, b) * TWO_32 + readUint32(buf, b + 4);
           if (sentAt >= from) samples.push((receivedAt - sentAt) / 1000);
           onMessage();
-          out[o] = 0x46; // F
-          out[o + 1] = 0x49; // I
-          out[o + 2] = 0x4e; // N
-          out[o + 3] = 0x20;
-          for (let i = 0; i < 16; i++) out[o + 4 + i] = buf[s + 18 + i];
-          out[o + 20] = 0x0a;
+          putFin(out, o, buf, s + 18);
           o += FIN_LEN;
         } else if (type === 1) {
           throw new Error(
@@ -324,9 +317,7 @@ export async function runLatency(opts: Partial<LatencyOptions> = {}): Promise<La
   let ticker: ReturnType<typeof setInterval> | undefined;
   try {
     // Consumer first, so the channel exists before the first message.
-    const sub = await dialNsqd(o.nsqdTcpAddress);
-    conns.push(sub);
-    await writeFull(sub, MAGIC_V2);
+    const sub = await dialV2(o.nsqdTcpAddress, conns);
     await writeFull(
       sub,
       encodeCmd(
@@ -354,9 +345,7 @@ export async function runLatency(opts: Partial<LatencyOptions> = {}): Promise<La
     await writeFull(sub, encodeCmd(`SUB ${o.topic} ${o.channel}`));
     await expectResponse(sub, "SUB");
 
-    const pub = await dialNsqd(o.nsqdTcpAddress);
-    conns.push(pub);
-    await writeFull(pub, MAGIC_V2);
+    const pub = await dialV2(o.nsqdTcpAddress, conns);
     await writeFull(pub, encodeCmd("IDENTIFY", enc.encode(JSON.stringify({ client_id: "pub" }))));
     await expectResponse(pub, "IDENTIFY");
 
@@ -468,13 +457,7 @@ export function fmtMs(ms: number): string {
 }
 
 const LATENCY_FLAGS: BenchFlag[] = [
-  {
-    name: "nsqd-tcp-address",
-    kind: "string",
-    usage: "<addr>:<port> to connect to nsqd",
-    default: LATENCY_DEFAULTS.nsqdTcpAddress,
-    aliases: ["tcp-address"],
-  },
+  NSQD_TCP_ADDRESS_FLAG,
   { name: "topic", kind: "string", usage: "topic to publish to", default: "lat_bench" },
   { name: "channel", kind: "string", usage: "channel to consume from", default: "ch" },
   { name: "rate", kind: "int", usage: "messages per second", default: "20000" },
@@ -501,21 +484,9 @@ const LATENCY_FLAGS: BenchFlag[] = [
 export async function latencyMain(args: readonly string[]): Promise<number> {
   // `--json` is a boolean flag; accept it bare.
   const argv = args.map((a) => (a === "--json" || a === "-json" ? "--json=true" : a));
-  let v: Record<string, string>;
-  try {
-    const parsed = parseBenchFlags(argv, LATENCY_FLAGS);
-    if (parsed.help) {
-      console.error(benchUsage("bench_latency", LATENCY_FLAGS));
-      return 0;
-    }
-    v = parsed.values;
-  } catch (err) {
-    if (!(err instanceof BenchFlagError)) throw err;
-    console.error(err.message);
-    console.error(benchUsage("bench_latency", LATENCY_FLAGS));
-    return 2;
-  }
-  const log = (m: string) => console.error(goLogLine("[bench_latency] ", m));
+  const v = parseBenchCli("bench_latency", argv, LATENCY_FLAGS);
+  if (typeof v === "number") return v;
+  const log = benchLog("bench_latency");
   try {
     const r = await runLatency({
       nsqdTcpAddress: v["nsqd-tcp-address"],

@@ -21,77 +21,51 @@
 import {
   abortableSleep,
   type BenchFlag,
-  BenchFlagError,
+  benchLog,
   type BenchResult,
-  benchUsage,
+  CLIENT_DEFAULTS,
+  CLIENT_FLAGS,
+  type ClientOptions,
+  clientOptions,
   closeAll,
-  defaultConcurrency,
-  dialNsqd,
+  connectClients,
   encodeCmd,
-  formatBenchLine,
-  goLogLine,
-  MAGIC_V2,
-  parseBenchFlags,
-  parseGoDuration,
+  FIN_LEN,
+  finCapacity,
+  HEARTBEAT,
+  MAX_FRAME_SIZE,
+  MIN_MESSAGE_FRAME,
+  NOP,
+  parseBenchCli,
+  putFin,
+  readUint32,
+  reportBenchResult,
   runAll,
-  sleepUntilDeadline,
   writeFull,
-} from "./bench_writer.ts";
+} from "./_bench_common.ts";
 
-export type { BenchResult } from "./bench_writer.ts";
+export type { BenchResult } from "./_bench_common.ts";
 
 /** bench_reader's options; defaults are NSQ's flag defaults. */
-export interface ReaderOptions {
-  /** `--nsqd-tcp-address` (alias `--tcp-address`): 127.0.0.1:4150. */
-  nsqdTcpAddress: string;
-  /** `--topic`: sub_bench. */
-  topic: string;
+export interface ReaderOptions extends ClientOptions {
   /** `--channel`: ch. */
   channel: string;
-  /** `--size`: message size used for the mb/s figure, 200. */
-  size: number;
   /** `--rdy`: RDY count per connection, 2500. */
   rdy: number;
-  /** `--runfor` in ms: 10 s. */
-  runforMs: number;
-  /** `--concurrency` (our addition; NSQ uses GOMAXPROCS): the CPU count. */
-  concurrency: number;
-  /** `--deadline` `2006-01-02 15:04:05` (UTC) to start at; empty = now. */
-  deadline: string;
   /** Initial read buffer per connection in bytes (grows for larger frames): 256 KiB. */
   readBufferSize: number;
-  /** Stops the run early. */
-  signal?: AbortSignal;
-  /** Where the `sleeping until` line goes (default: stderr with the Go log prefix). */
-  log?: (msg: string) => void;
 }
 
-/** NSQ's bench_reader defaults. */
+/** NSQ's bench_reader defaults (`--size` is the message size used for the mb/s figure). */
 export const READER_DEFAULTS: Readonly<Omit<ReaderOptions, "signal" | "log">> = {
-  nsqdTcpAddress: "127.0.0.1:4150",
-  topic: "sub_bench",
+  ...CLIENT_DEFAULTS,
   channel: "ch",
-  size: 200,
   rdy: 2500,
-  runforMs: 10_000,
-  concurrency: defaultConcurrency(),
-  deadline: "",
   readBufferSize: 256 * 1024,
 };
 
-/** Largest frame accepted (nsqd's default max message size is 1 MiB). */
-const MAX_FRAME_SIZE = 64 * 1024 * 1024;
-/** Smallest frame a message can occupy: size + type + 26-byte header. */
-const MIN_MESSAGE_FRAME = 4 + 4 + 26;
-/** `FIN <16-byte id>\n`. */
-const FIN_LEN = 21;
 /** `_heartbeat_` as bytes 8.. of a response frame of size 15. */
-const HEARTBEAT_BYTES = new TextEncoder().encode("_heartbeat_");
-
-/** Bytes of FIN/NOP output one parse pass over `bufLen` input bytes can produce, at most. */
-function outCapacity(bufLen: number): number {
-  return Math.ceil(bufLen / MIN_MESSAGE_FRAME) * FIN_LEN + FIN_LEN;
-}
+const HEARTBEAT_BYTES = new TextEncoder().encode(HEARTBEAT);
 
 /**
  * One connection's consume loop, after IDENTIFY/SUB/RDY were written. Returns the number of
@@ -110,7 +84,7 @@ async function consume(
   isStopped: () => boolean,
 ): Promise<number> {
   let buf = new Uint8Array(readBufferSize);
-  let out = new Uint8Array(outCapacity(buf.length));
+  let out = new Uint8Array(finCapacity(buf.length));
   let start = 0;
   let end = 0;
   let count = 0;
@@ -125,7 +99,7 @@ async function consume(
           const bigger = new Uint8Array(buf.length * 2);
           bigger.set(buf);
           buf = bigger;
-          out = new Uint8Array(outCapacity(buf.length));
+          out = new Uint8Array(finCapacity(buf.length));
         }
         start = 0;
         end = held;
@@ -136,7 +110,7 @@ async function consume(
       let o = 0;
       while (end - start >= 8) {
         const s = start;
-        const size = ((buf[s] << 24) | (buf[s + 1] << 16) | (buf[s + 2] << 8) | buf[s + 3]) >>> 0;
+        const size = readUint32(buf, s);
         if (size < 4 || size > MAX_FRAME_SIZE) throw new Error(`invalid frame size ${size}`);
         const frameEnd = s + 4 + size;
         if (frameEnd > end) {
@@ -147,7 +121,7 @@ async function consume(
             end -= start;
             start = 0;
             buf = bigger;
-            out = new Uint8Array(outCapacity(buf.length));
+            out = new Uint8Array(finCapacity(buf.length));
           }
           break;
         }
@@ -155,22 +129,13 @@ async function consume(
         if (type === 2) {
           if (size < 4 + 26) throw new Error(`message frame too short (${size} bytes)`);
           // FIN <id>\n; the ID sits after the 8-byte timestamp and 2-byte attempts.
-          out[o] = 0x46; // F
-          out[o + 1] = 0x49; // I
-          out[o + 2] = 0x4e; // N
-          out[o + 3] = 0x20;
-          const id = s + 18;
-          for (let i = 0; i < 16; i++) out[o + 4 + i] = buf[id + i];
-          out[o + 20] = 0x0a;
+          putFin(out, o, buf, s + 18);
           o += FIN_LEN;
           count++;
         } else if (type === 0) {
           if (size === 4 + HEARTBEAT_BYTES.length && isHeartbeat(buf, s + 8)) {
-            out[o] = 0x4e; // N
-            out[o + 1] = 0x4f; // O
-            out[o + 2] = 0x50; // P
-            out[o + 3] = 0x0a;
-            o += 4;
+            out.set(NOP, o);
+            o += NOP.length;
           }
         } else if (type === 1) {
           throw new Error(new TextDecoder().decode(buf.subarray(s + 8, frameEnd)));
@@ -204,7 +169,7 @@ export async function runReader(opts: Partial<ReaderOptions> = {}): Promise<Benc
   const o = { ...READER_DEFAULTS, ...opts };
   if (!(o.concurrency > 0)) throw new RangeError(`invalid --concurrency ${o.concurrency}`);
   if (!(o.rdy >= 0)) throw new RangeError(`invalid --rdy ${o.rdy}`);
-  const log = o.log ?? ((m: string) => console.error(goLogLine("[bench_reader] ", m)));
+  const log = o.log ?? benchLog("bench_reader");
   const enc = new TextEncoder();
   // The same IDENTIFY body as NSQ's bench_reader (go-nsq marshals map keys sorted).
   const identify = encodeCmd(
@@ -223,12 +188,7 @@ export async function runReader(opts: Partial<ReaderOptions> = {}): Promise<Benc
   const onAbort = () => stopper.abort();
   o.signal?.addEventListener("abort", onAbort);
   try {
-    for (let i = 0; i < o.concurrency; i++) {
-      const c = await dialNsqd(o.nsqdTcpAddress);
-      conns.push(c);
-      await writeFull(c, MAGIC_V2);
-    }
-    if (o.deadline !== "") await sleepUntilDeadline(o.deadline, log, o.signal);
+    await connectClients(o, conns, log);
 
     let stopped = false;
     const start = performance.now();
@@ -259,61 +219,21 @@ export async function runReader(opts: Partial<ReaderOptions> = {}): Promise<Benc
 }
 
 const READER_FLAGS: BenchFlag[] = [
-  { name: "runfor", kind: "duration", usage: "duration of time to run", default: "10s" },
-  {
-    name: "nsqd-tcp-address",
-    kind: "string",
-    usage: "<addr>:<port> to connect to nsqd",
-    default: READER_DEFAULTS.nsqdTcpAddress,
-    aliases: ["tcp-address"],
-  },
-  { name: "size", kind: "int", usage: "size of messages", default: "200" },
-  { name: "topic", kind: "string", usage: "topic to receive messages on", default: "sub_bench" },
+  ...CLIENT_FLAGS,
   { name: "channel", kind: "string", usage: "channel to receive messages on", default: "ch" },
-  { name: "deadline", kind: "string", usage: "deadline to start the benchmark run", default: "" },
   { name: "rdy", kind: "int", usage: "RDY count to use", default: "2500" },
-  {
-    name: "concurrency",
-    kind: "int",
-    usage: "number of connections (NSQ: GOMAXPROCS)",
-    default: String(READER_DEFAULTS.concurrency),
-  },
 ];
 
 /** CLI entry: parses NSQ's flags, runs, prints NSQ's result line. Returns the exit code. */
 export async function readerMain(args: readonly string[]): Promise<number> {
-  let values: Record<string, string>;
-  try {
-    const parsed = parseBenchFlags(args, READER_FLAGS);
-    if (parsed.help) {
-      console.error(benchUsage("bench_reader", READER_FLAGS));
-      return 0;
-    }
-    values = parsed.values;
-  } catch (err) {
-    if (!(err instanceof BenchFlagError)) throw err;
-    console.error(err.message);
-    console.error(benchUsage("bench_reader", READER_FLAGS));
-    return 2;
-  }
-  const size = Number(values["size"]);
-  try {
-    const r = await runReader({
-      nsqdTcpAddress: values["nsqd-tcp-address"],
-      topic: values["topic"],
+  const values = parseBenchCli("bench_reader", args, READER_FLAGS);
+  if (typeof values === "number") return values;
+  return await reportBenchResult("bench_reader", Number(values["size"]), () =>
+    runReader({
+      ...clientOptions(values),
       channel: values["channel"],
-      size,
       rdy: Number(values["rdy"]),
-      runforMs: parseGoDuration(values["runfor"]),
-      concurrency: Number(values["concurrency"]),
-      deadline: values["deadline"],
-    });
-    console.error(goLogLine("[bench_reader] ", formatBenchLine(r.durationMs, r.msgs, size)));
-    return 0;
-  } catch (err) {
-    console.error(goLogLine("[bench_reader] ", err instanceof Error ? err.message : String(err)));
-    return 1;
-  }
+    }));
 }
 
 if (import.meta.main) Deno.exit(await readerMain(Deno.args));

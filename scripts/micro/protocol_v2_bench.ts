@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { encodeCmd } from "../bench_writer.ts";
+import { encodeCmd } from "../_bench_common.ts";
 import { serveV2 } from "../../lib/nsqd/protocol_v2.ts";
 import type { Message } from "../../lib/nsqd/message.ts";
 import { fakeClient, fakeNsqd } from "./_fakes.ts";

@@ -512,7 +512,8 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | typeof TIM
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** The bytes of `parts` one after another, in one new array. */
+export function concat(parts: Uint8Array[]): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
   const out = new Uint8Array(n);

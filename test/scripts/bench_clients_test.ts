@@ -1,19 +1,19 @@
 /**
- * Tests for scripts/bench_writer.ts and scripts/bench_reader.ts against a minimal fake nsqd that
- * answers OK to IDENTIFY/SUB/MPUB, streams message frames inside the RDY window and counts FINs.
+ * Tests for scripts/bench_writer.ts, scripts/bench_reader.ts and their shared
+ * scripts/_bench_common.ts against a minimal fake nsqd that answers OK to IDENTIFY/SUB/MPUB,
+ * streams message frames inside the RDY window and counts FINs.
  *
  * `startFakeNsqd` is exported so a throwaway script can measure the clients' ceiling against it.
  */
 import assert from "node:assert/strict";
+import { encodeMpubBatch, runWriter } from "../../scripts/bench_writer.ts";
 import {
-  encodeMpubBatch,
   formatBenchLine,
   goLogLine,
   parseBenchFlags,
   parseDeadline,
   parseGoDuration,
-  runWriter,
-} from "../../scripts/bench_writer.ts";
+} from "../../scripts/_bench_common.ts";
 import { runReader } from "../../scripts/bench_reader.ts";
 import { formatDurationNanos } from "../../lib/internal/duration.ts";
 import { waitFor } from "../_util/wait.ts";
