@@ -512,6 +512,18 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | typeof TIM
   }
 }
 
+/** `parts` (strings as UTF-8) one after another, for building raw input byte by byte. */
+export function cat(...parts: (string | Uint8Array)[]): Uint8Array {
+  return concat(parts.map(bytesOf));
+}
+
+/** A 4-byte big-endian signed integer, e.g. a size field (negative ones included). */
+export function int32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, n);
+  return b;
+}
+
 /** The bytes of `parts` one after another, in one new array. */
 export function concat(parts: Uint8Array[]): Uint8Array {
   let n = 0;

@@ -3,49 +3,10 @@ import { DevCluster, dialableHost, run as runDev } from "../../lib/cli/dev.ts";
 import { run as runNsqd } from "../../lib/cli/nsqd.ts";
 import { run as runNsqlookupd } from "../../lib/cli/nsqlookupd.ts";
 import { BufferOutput } from "../../lib/cli/output.ts";
-import type { SignalSource, StopSignal } from "../../lib/cli/service.ts";
-import type { Daemon } from "../../lib/internal/daemon.ts";
 import type { Logger } from "../../lib/internal/log.ts";
 import type { NsqdOptions } from "../../lib/nsqd/options.ts";
 import type { NsqlookupdOptions } from "../../lib/nsqlookupd/options.ts";
-
-class FakeSignals implements SignalSource {
-  handlers = new Set<(s: StopSignal) => void>();
-  subscribe(handler: (s: StopSignal) => void): () => void {
-    this.handlers.add(handler);
-    return () => this.handlers.delete(handler);
-  }
-  fire(sig: StopSignal = "SIGTERM"): void {
-    for (const h of [...this.handlers]) h(sig);
-  }
-}
-
-/** A daemon that reports start/close into a shared journal and exposes bound addresses. */
-class FakeDaemon implements Daemon {
-  readonly failed = new Promise<Error>(() => {});
-  started = Promise.withResolvers<void>();
-  tcpAddress = "";
-  httpAddress = "";
-  constructor(
-    readonly name: string,
-    readonly journal: string[],
-    readonly bound: { tcp: string; http: string },
-  ) {}
-  start(): Promise<void> {
-    this.journal.push(`${this.name} start`);
-    this.tcpAddress = this.bound.tcp;
-    this.httpAddress = this.bound.http;
-    this.started.resolve();
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    this.journal.push(`${this.name} close`);
-    return Promise.resolve();
-  }
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-}
+import { FakeDaemon, FakeSignals } from "./_fakes.ts";
 
 Deno.test("nsqd run(): options and logger reach the daemon; SIGTERM → 0", async () => {
   const signals = new FakeSignals();

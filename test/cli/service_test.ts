@@ -1,50 +1,7 @@
 import assert from "node:assert/strict";
-import { runService, type SignalSource, type StopSignal } from "../../lib/cli/service.ts";
-import type { Daemon } from "../../lib/internal/daemon.ts";
+import { runService } from "../../lib/cli/service.ts";
 import { Logger } from "../../lib/internal/log.ts";
-
-/** A signal source the test fires by hand. */
-class FakeSignals implements SignalSource {
-  handlers = new Set<(s: StopSignal) => void>();
-  subscribe(handler: (s: StopSignal) => void): () => void {
-    this.handlers.add(handler);
-    return () => this.handlers.delete(handler);
-  }
-  fire(sig: StopSignal = "SIGTERM"): void {
-    for (const h of [...this.handlers]) h(sig);
-  }
-}
-
-/** A daemon whose steps the test controls and records. */
-class FakeDaemon implements Daemon {
-  events: string[] = [];
-  readonly failed: Promise<Error>;
-  fail!: (e: Error) => void;
-  started = Promise.withResolvers<void>();
-  startError: Error | undefined;
-  /** When set, close() waits for it. */
-  closeGate: Promise<void> | undefined;
-  closeCalls = 0;
-
-  constructor() {
-    this.failed = new Promise((r) => this.fail = r);
-  }
-  async start(): Promise<void> {
-    this.events.push("start");
-    await Promise.resolve();
-    if (this.startError) throw this.startError;
-    this.started.resolve();
-  }
-  async close(): Promise<void> {
-    this.closeCalls++;
-    this.events.push("close");
-    if (this.closeGate) await this.closeGate;
-    this.events.push("closed");
-  }
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
-  }
-}
+import { FakeDaemon, FakeSignals } from "./_fakes.ts";
 
 function capture(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];

@@ -23,7 +23,7 @@ import {
   publish,
   subscribe,
   withLogs,
-} from "./_procs.ts";
+} from "../_util/procs.ts";
 
 let seq = 0;
 /** A topic or channel name unique to this run. */

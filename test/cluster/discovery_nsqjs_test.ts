@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import nsq from "nsqjs";
-import { Cluster, expectProducers, keyOf, pollUntil, publish, withLogs } from "./_procs.ts";
+import { Cluster, expectProducers, keyOf, pollUntil, publish, withLogs } from "../_util/procs.ts";
 
 const PER_NSQD = 20;
 

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
-import { encodeCommand, FRAME_TYPE_ERROR, V2Conn } from "../_util/wire.ts";
+import { cat, encodeCommand, FRAME_TYPE_ERROR, int32, V2Conn } from "../_util/wire.ts";
+import { connectSub } from "../_util/protocol.ts";
 import { dialAddress } from "../../lib/internal/net_addr.ts";
 import { waitFor } from "../_util/wait.ts";
 
@@ -29,23 +30,6 @@ function randomBytes(next: () => number, n: number): Uint8Array {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = next() & 0xff;
   return b;
-}
-
-function int32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, n);
-  return b;
-}
-
-function cat(...parts: (string | Uint8Array)[]): Uint8Array {
-  const bs = parts.map((p) => (typeof p === "string" ? enc.encode(p) : p));
-  const out = new Uint8Array(bs.reduce((n, b) => n + b.length, 0));
-  let off = 0;
-  for (const b of bs) {
-    out.set(b, off);
-    off += b.length;
-  }
-  return out;
 }
 
 /** Reads and discards until the server closes; rejects if it stays open past `ms`. */
@@ -94,10 +78,7 @@ async function assertHealthy(s: TestNsqd): Promise<void> {
   await using p = await V2Conn.connect(s.tcpAddress);
   await p.pub(topic, "alive");
   await p.expectResponse("OK");
-  await using c = await V2Conn.connect(s.tcpAddress);
-  await c.sub(topic, "ch");
-  await c.expectResponse("OK");
-  await c.rdy(1);
+  await using c = await connectSub(s, topic, "ch", { rdy: 1 });
   const m = await c.expectMessage();
   assert.equal(new TextDecoder().decode(m.body), "alive");
   await c.fin(m.id);

@@ -6,116 +6,14 @@
  * record of the intact files, and keeps serving.
  */
 import assert from "node:assert/strict";
-import { getJson, NsqProc } from "../cluster/_procs.ts";
+import { metaPath, parseRecords, segmentPath } from "../_util/disk_files.ts";
+import { channelStats, consumeAll, type NsqProc, post, spawnNsqd } from "../_util/procs.ts";
 import { waitFor } from "../_util/wait.ts";
-import { encodeCommand, type Frame, type Msg, V2Conn } from "../_util/wire.ts";
+import { V2Conn } from "../_util/wire.ts";
 
 const td = new TextDecoder();
 
 // ---- helpers --------------------------------------------------------------------------------
-
-function spawnNsqd(name: string, dataPath: string, args: string[] = []): Promise<NsqProc> {
-  return NsqProc.spawn({
-    command: "nsqd",
-    name,
-    args: [
-      "--tcp-address=127.0.0.1:0",
-      "--http-address=127.0.0.1:0",
-      `--data-path=${dataPath}`,
-      ...args,
-    ],
-  });
-}
-
-async function post(p: NsqProc, path: string): Promise<void> {
-  const res = await fetch(`http://${p.httpAddress}${path}`, { method: "POST" });
-  const text = await res.text();
-  assert.equal(res.status, 200, `POST ${path}: ${res.status} ${text}`);
-}
-
-interface ChannelStats {
-  channel_name: string;
-  depth: number;
-  in_flight_count: number;
-  deferred_count: number;
-}
-
-interface TopicStats {
-  topic_name: string;
-  depth: number;
-  channels: ChannelStats[];
-}
-
-async function topicStats(p: NsqProc, topic: string): Promise<TopicStats> {
-  const r = await getJson<{ topics: TopicStats[] }>(p.httpAddress!, "/stats?format=json");
-  const t = r.body.topics.find((t) => t.topic_name === topic);
-  if (t === undefined) throw new Error(`no topic ${topic} in /stats`);
-  return t;
-}
-
-async function channelStats(p: NsqProc, topic: string, channel: string): Promise<ChannelStats> {
-  const c = (await topicStats(p, topic)).channels.find((c) => c.channel_name === channel);
-  if (c === undefined) throw new Error(`no channel ${topic}/${channel} in /stats`);
-  return c;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-/** SUBs and reads + FINs (batched) until the channel is drained per /stats; bounded. */
-async function consumeAll(
-  p: NsqProc,
-  topic: string,
-  channel: string,
-  timeoutMs: number,
-): Promise<Msg[]> {
-  await using conn = await V2Conn.connect(p.tcpAddress!);
-  await conn.sub(topic, channel);
-  await conn.expectResponse("OK");
-  await conn.rdy(2500);
-  const got: Msg[] = [];
-  let fins: Uint8Array[] = [];
-  const flush = async () => {
-    if (fins.length === 0) return;
-    const batch = concat(fins);
-    fins = [];
-    await conn.send(batch);
-  };
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (performance.now() > deadline) {
-      const s = await channelStats(p, topic, channel).catch((e) => String(e));
-      throw new Error(`not drained within ${timeoutMs}ms: got ${got.length}, ${JSON.stringify(s)}`);
-    }
-    let f: Frame | null = null;
-    try {
-      f = await conn.readFrame(100);
-    } catch (err) {
-      if (!(err as Error).message.startsWith("readFrame: no frame")) throw err;
-    }
-    if (f === null) {
-      await flush();
-      const s = await channelStats(p, topic, channel);
-      if (s.depth === 0 && s.in_flight_count === 0 && s.deferred_count === 0) return got;
-      continue;
-    }
-    if (f.type === 0) {
-      if (f.text === "_heartbeat_") await conn.nop();
-      continue;
-    }
-    if (f.type === 1) throw new Error(`error frame while consuming: ${f.text}`);
-    got.push(f.message!);
-    fins.push(encodeCommand("FIN", [f.message!.id]));
-    if (fins.length >= 256) await flush();
-  }
-}
 
 /** One record of a segment file: where it starts and the message body it holds. */
 interface Rec {
@@ -124,21 +22,14 @@ interface Rec {
   body: string;
 }
 
-/** Splits a go-diskqueue segment into `[int32 BE length][message]` records. */
+/** Splits a go-diskqueue segment into its records, with their message bodies. */
 function parseSegment(data: Uint8Array): Rec[] {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const out: Rec[] = [];
-  for (let pos = 0; pos < data.length;) {
-    const len = view.getInt32(pos);
-    assert.ok(len >= 26 && pos + 4 + len <= data.length, `bad record at ${pos}`);
-    out.push({ offset: pos, length: len, body: td.decode(data.subarray(pos + 30, pos + 4 + len)) });
-    pos += 4 + len;
-  }
-  return out;
+  return parseRecords(data).map((r) => ({
+    offset: r.offset,
+    length: r.length,
+    body: td.decode(r.payload.subarray(26)),
+  }));
 }
-
-const seg = (dir: string, q: string, n: number) =>
-  `${dir}/${q}.diskqueue.${String(n).padStart(6, "0")}.dat`;
 
 // ---- the test -------------------------------------------------------------------------------
 
@@ -181,7 +72,7 @@ Deno.test({
       for (let n = 0;; n++) {
         let data: Uint8Array;
         try {
-          data = await Deno.readFile(seg(dir, q, n));
+          data = await Deno.readFile(segmentPath(dir, q, n));
         } catch (err) {
           if (err instanceof Deno.errors.NotFound) break;
           throw err;
@@ -191,15 +82,15 @@ Deno.test({
       }
       assert.ok(segments.length >= 6, `several segments, got ${segments.length}`);
       assert.deepEqual(segments.flat().map((r) => r.body).sort(), all);
-      const meta = await Deno.readTextFile(`${dir}/${q}.diskqueue.meta.dat`);
+      const meta = await Deno.readTextFile(metaPath(dir, q));
       assert.equal(meta, `${TOTAL}\n0,0\n${segments.length - 1},${80 * segments.at(-1)!.length}\n`);
 
       // Segment 1: cut 10 bytes into its 60th record. Segment 3: its 40th record's length
       // prefix becomes 0xffffffff (-1 as go-diskqueue's int32). Both are completed files.
       const cutAt = segments[1][59].offset + 10;
-      await Deno.truncate(seg(dir, q, 1), cutAt);
+      await Deno.truncate(segmentPath(dir, q, 1), cutAt);
       {
-        using f = await Deno.open(seg(dir, q, 3), { read: true, write: true });
+        using f = await Deno.open(segmentPath(dir, q, 3), { read: true, write: true });
         await f.seek(segments[3][39].offset, Deno.SeekMode.Start);
         await f.write(new Uint8Array([0xff, 0xff, 0xff, 0xff]));
       }
@@ -219,7 +110,7 @@ Deno.test({
 
       // Logged and renamed, as go-diskqueue's handleReadError.
       for (const n of [1, 3]) {
-        const bad = `${seg(dir, q, n)}.bad`;
+        const bad = `${segmentPath(dir, q, n)}.bad`;
         await p2.waitForLog(
           new RegExp(`DISKQUEUE\\(${q}\\).*saving bad file as ${bad.replaceAll(".", "\\.")}`),
         );

@@ -6,108 +6,13 @@
  * checked for sanity.
  */
 import assert from "node:assert/strict";
-import { getJson, NsqProc } from "../cluster/_procs.ts";
+import { consumeAll, type NsqProc, post, spawnNsqd } from "../_util/procs.ts";
 import { waitFor } from "../_util/wait.ts";
-import { encodeCommand, type Frame, type Msg, V2Conn } from "../_util/wire.ts";
+import { type Msg, V2Conn } from "../_util/wire.ts";
 
 const td = new TextDecoder();
 
 // ---- helpers --------------------------------------------------------------------------------
-
-function spawnNsqd(name: string, dataPath: string, args: string[] = []): Promise<NsqProc> {
-  return NsqProc.spawn({
-    command: "nsqd",
-    name,
-    args: [
-      "--tcp-address=127.0.0.1:0",
-      "--http-address=127.0.0.1:0",
-      `--data-path=${dataPath}`,
-      ...args,
-    ],
-  });
-}
-
-async function post(p: NsqProc, path: string): Promise<void> {
-  const res = await fetch(`http://${p.httpAddress}${path}`, { method: "POST" });
-  const text = await res.text();
-  assert.equal(res.status, 200, `POST ${path}: ${res.status} ${text}`);
-}
-
-interface ChannelStats {
-  channel_name: string;
-  depth: number;
-  in_flight_count: number;
-  deferred_count: number;
-}
-
-async function channelStats(p: NsqProc, topic: string, channel: string): Promise<ChannelStats> {
-  const r = await getJson<{ topics: { topic_name: string; channels: ChannelStats[] }[] }>(
-    p.httpAddress!,
-    "/stats?format=json",
-  );
-  const c = r.body.topics.find((t) => t.topic_name === topic)?.channels
-    .find((c) => c.channel_name === channel);
-  if (c === undefined) throw new Error(`no channel ${topic}/${channel} in /stats`);
-  return c;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-/** SUBs and reads + FINs (batched) until the channel is drained per /stats; bounded. */
-async function consumeAll(
-  p: NsqProc,
-  topic: string,
-  channel: string,
-  timeoutMs: number,
-): Promise<Msg[]> {
-  await using conn = await V2Conn.connect(p.tcpAddress!);
-  await conn.sub(topic, channel);
-  await conn.expectResponse("OK");
-  await conn.rdy(2500);
-  const got: Msg[] = [];
-  let fins: Uint8Array[] = [];
-  const flush = async () => {
-    if (fins.length === 0) return;
-    const batch = concat(fins);
-    fins = [];
-    await conn.send(batch);
-  };
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (performance.now() > deadline) {
-      const s = await channelStats(p, topic, channel).catch((e) => String(e));
-      throw new Error(`not drained within ${timeoutMs}ms: got ${got.length}, ${JSON.stringify(s)}`);
-    }
-    let f: Frame | null = null;
-    try {
-      f = await conn.readFrame(100);
-    } catch (err) {
-      if (!(err as Error).message.startsWith("readFrame: no frame")) throw err;
-    }
-    if (f === null) {
-      await flush();
-      const s = await channelStats(p, topic, channel);
-      if (s.depth === 0 && s.in_flight_count === 0 && s.deferred_count === 0) return got;
-      continue;
-    }
-    if (f.type === 0) {
-      if (f.text === "_heartbeat_") await conn.nop();
-      continue;
-    }
-    if (f.type === 1) throw new Error(`error frame while consuming: ${f.text}`);
-    got.push(f.message!);
-    fins.push(encodeCommand("FIN", [f.message!.id]));
-    if (fins.length >= 256) await flush();
-  }
-}
 
 /** What a publisher saw: bodies acknowledged with OK, and every body it sent. */
 interface PubLog {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { Logger } from "../../lib/internal/log.ts";
 import { DiskQueue, type DiskQueueOptions } from "../../lib/nsqd/disk_queue.ts";
+import { encodeRecord, encodeSegment } from "../_util/disk_files.ts";
+import { concat } from "../_util/wire.ts";
 import { waitFor } from "../_util/wait.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -46,24 +48,6 @@ async function harness(name: string, defaults: Partial<DiskQueueOptions> = {}): 
       await Deno.remove(dir, { recursive: true });
     },
   };
-}
-
-/** `[int32 BE length][payload]` */
-function frame(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + payload.length);
-  new DataView(out.buffer).setInt32(0, payload.length);
-  out.set(payload, 4);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** A recognizable record: its index in the first 4 bytes, then a pattern. */
@@ -197,10 +181,10 @@ Deno.test("reads a directory laid out by go-diskqueue, salvaging an unsynced tai
   const a = [ascii("a1-0123456"), ascii("a2-0123456"), ascii("a3-0123456")]; // 14 bytes each
   const b = [ascii("b1-xyz"), ascii("b2-xyz")];
   const c = [ascii("c1"), ascii("c2"), ascii("c3-unsynced")];
-  await Deno.writeFile(`${h.dir}/t.diskqueue.000003.dat`, concat(...a.map(frame)));
-  await Deno.writeFile(`${h.dir}/t.diskqueue.000004.dat`, concat(...b.map(frame)));
+  await Deno.writeFile(`${h.dir}/t.diskqueue.000003.dat`, encodeSegment(a));
+  await Deno.writeFile(`${h.dir}/t.diskqueue.000004.dat`, encodeSegment(b));
   // The metadata was last synced after c2 (writePos 12); c3 reached the file but not the metadata.
-  await Deno.writeFile(`${h.dir}/t.diskqueue.000005.dat`, concat(...c.map(frame)));
+  await Deno.writeFile(`${h.dir}/t.diskqueue.000005.dat`, encodeSegment(c));
   // a1 was consumed (readPos 14); 2 + 2 + 2 records remain as far as the metadata knows.
   await Deno.writeTextFile(`${h.dir}/t.diskqueue.meta.dat`, "6\n3,14\n5,12\n");
 
@@ -233,7 +217,7 @@ Deno.test("missing metadata: existing data files are still read", async () => {
   await using h = await harness("lost", { minMsgSize: 2 });
   await Deno.writeFile(
     `${h.dir}/lost.diskqueue.000000.dat`,
-    concat(frame(ascii("x1")), frame(ascii("x2"))),
+    encodeSegment([ascii("x1"), ascii("x2")]),
   );
   const q = h.open();
   assert.equal(q.depth(), 1); // unknown count, but reading must not stop
@@ -273,7 +257,7 @@ Deno.test("rolls before a record that would pass maxBytesPerFile; a big record g
   assert.equal(await Deno.readTextFile(`${h.dir}/roll.diskqueue.meta.dat`), "7\n0,0\n4,34\n");
   assert.deepEqual(
     await Deno.readFile(`${h.dir}/roll.diskqueue.000002.dat`),
-    concat(frame(rec(4, 30))),
+    encodeSegment([rec(4, 30)]),
   );
 });
 
@@ -323,12 +307,12 @@ Deno.test("a restart keeps the depth and the read position", async () => {
 
 Deno.test("a truncated file is renamed .bad and reading continues with the next file", async () => {
   await using h = await harness("trunc", { minMsgSize: 2, maxMsgSize: 100 });
-  const partial = frame(ascii("r3-cut-here")).subarray(0, 9); // header says 11 bytes, 5 present
+  const partial = encodeRecord(ascii("r3-cut-here")).subarray(0, 9); // header says 11 bytes, 5 present
   await Deno.writeFile(
     `${h.dir}/trunc.diskqueue.000000.dat`,
-    concat(frame(ascii("r1")), frame(ascii("r2")), partial),
+    concat([encodeRecord(ascii("r1")), encodeRecord(ascii("r2")), partial]),
   );
-  await Deno.writeFile(`${h.dir}/trunc.diskqueue.000001.dat`, frame(ascii("s1")));
+  await Deno.writeFile(`${h.dir}/trunc.diskqueue.000001.dat`, encodeRecord(ascii("s1")));
   await Deno.writeTextFile(`${h.dir}/trunc.diskqueue.meta.dat`, "4\n0,0\n1,6\n");
 
   const q = h.open();
@@ -350,7 +334,7 @@ Deno.test("a truncated file is renamed .bad and reading continues with the next 
 Deno.test("a garbled length in the write file: .bad, and writing moves to a new file", async () => {
   await using h = await harness("garble", { minMsgSize: 2, maxMsgSize: 100 });
   const garbage = new Uint8Array([0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4]);
-  const data = concat(frame(ascii("ok")), garbage, frame(ascii("lost")));
+  const data = concat([encodeRecord(ascii("ok")), garbage, encodeRecord(ascii("lost"))]);
   await Deno.writeFile(`${h.dir}/garble.diskqueue.000000.dat`, data);
   await Deno.writeTextFile(`${h.dir}/garble.diskqueue.meta.dat`, `3\n0,0\n0,${data.length}\n`);
 
@@ -376,9 +360,9 @@ Deno.test("a length below minMsgSize in a completed file is corruption too", asy
   await using h = await harness("small", { minMsgSize: 4, maxMsgSize: 100 });
   await Deno.writeFile(
     `${h.dir}/small.diskqueue.000000.dat`,
-    concat(frame(ascii("good")), frame(ascii("no"))),
+    encodeSegment([ascii("good"), ascii("no")]),
   );
-  await Deno.writeFile(`${h.dir}/small.diskqueue.000001.dat`, frame(ascii("next")));
+  await Deno.writeFile(`${h.dir}/small.diskqueue.000001.dat`, encodeRecord(ascii("next")));
   await Deno.writeTextFile(`${h.dir}/small.diskqueue.meta.dat`, "3\n0,0\n1,8\n");
   const q = h.open();
   assert.deepEqual((await readN(q, 2)).map((r) => td.decode(r)), ["good", "next"]);
@@ -445,7 +429,7 @@ Deno.test("close() is idempotent and writes out the buffer; put afterwards throw
   await q.flushed();
   assert.deepEqual(
     await Deno.readFile(`${h.dir}/closing.diskqueue.000000.dat`),
-    frame(ascii("last words")),
+    encodeRecord(ascii("last words")),
   );
   assert.equal(await Deno.readTextFile(`${h.dir}/closing.diskqueue.meta.dat`), "1\n0,0\n0,14\n");
 });
@@ -518,7 +502,10 @@ Deno.test("write errors reject flushed() and call onError; a later success calls
   assert.equal(successes, 1);
   assert.equal(q.depth(), 2);
   await q.close();
-  assert.deepEqual(await Deno.readFile(`${h.dir}/fail.diskqueue.000001.dat`), frame(rec(2, 40)));
+  assert.deepEqual(
+    await Deno.readFile(`${h.dir}/fail.diskqueue.000001.dat`),
+    encodeRecord(rec(2, 40)),
+  );
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -9,11 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
+import { segmentPath } from "../_util/disk_files.ts";
 import { waitFor } from "../_util/wait.ts";
 import { V2Conn } from "../_util/wire.ts";
 
-const segment = (s: TestNsqd, topic: string, n: number) =>
-  `${s.dataPath}/${topic}.diskqueue.${String(n).padStart(6, "0")}.dat`;
+const segment = (s: TestNsqd, topic: string, n: number) => segmentPath(s.dataPath, topic, n);
 
 async function ping(s: TestNsqd): Promise<string> {
   const res = await fetch(`http://${s.httpAddress}/ping`);

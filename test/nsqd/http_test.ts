@@ -7,6 +7,7 @@ import type { NsqdOptions } from "../../lib/nsqd/options.ts";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
 import { waitFor } from "../_util/wait.ts";
 import { V2Conn } from "../_util/wire.ts";
+import { connectSub } from "../_util/protocol.ts";
 
 const V1 = "nsq; version=1.0";
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -102,15 +103,6 @@ function binaryMpub(
   return out;
 }
 
-/** A consumer of `topic` on channel "reader" with RDY 100. */
-async function subscribe(s: TestNsqd, topic: string): Promise<V2Conn> {
-  const c = await V2Conn.connect(s.tcpAddress);
-  await c.sub(topic, "reader");
-  await c.expectResponse("OK");
-  await c.rdy(100);
-  return c;
-}
-
 /** Reads and FINs `n` messages; returns their bodies. */
 async function consume(c: V2Conn, n: number): Promise<string[]> {
   const out: string[] = [];
@@ -199,7 +191,7 @@ Deno.test("HTTP /pub: publishes one message; defer; the topic is created", async
   assert.ok(t);
   assert.equal(t.messageCount, 1);
   assert.equal(t.messageBytes, 5);
-  await using c = await subscribe(srv.s, topic);
+  await using c = await connectSub(srv.s, topic, "reader", { rdy: 100 });
   assert.deepEqual(await consume(c, 1), ["hello"]);
 
   // chunked bodies work too
@@ -254,7 +246,7 @@ Deno.test("HTTP /mpub: text mode splits on \\n, drops empty lines, keeps \\r", a
   const topic = uniqueName();
   assertOk(await srv.req("POST", `/mpub?topic=${topic}`, "a\nb\r\n\n\nc"), "OK");
   assert.equal(srv.s.nsqd.getExistingTopic(topic)!.messageCount, 3);
-  await using c = await subscribe(srv.s, topic);
+  await using c = await connectSub(srv.s, topic, "reader", { rdy: 100 });
   assert.deepEqual((await consume(c, 3)).sort(), ["a", "b\r", "c"]);
   // zero messages is fine
   assertOk(await srv.req("POST", `/mpub?topic=${topic}`, "\n\n"), "OK");
@@ -274,7 +266,7 @@ Deno.test("HTTP /mpub: binary mode (true, 1, any other value)", async () => {
   }
   assert.equal(srv.s.nsqd.getExistingTopic(topic)!.messageCount, 9);
   await waitFor(() => srv.s.logs.some((l) => l.includes("deprecated value 'yes'")));
-  await using c = await subscribe(srv.s, topic);
+  await using c = await connectSub(srv.s, topic, "reader", { rdy: 100 });
   const got = await consume(c, 9);
   assert.deepEqual(got.slice(0, 3).sort(), ["\x00\x01\x02", "one", "two\nlines"]);
 });
@@ -601,7 +593,7 @@ Deno.test("HTTP: GET /metrics is Prometheus text", async () => {
   const topic = uniqueName();
   assertOk(await srv.req("POST", `/mpub?topic=${topic}`, "a\nb"), "OK");
   assertOk(await srv.req("POST", `/channel/create?topic=${topic}&channel=ch`), "");
-  await using _c = await subscribe(srv.s, topic);
+  await using _c = await connectSub(srv.s, topic, "reader", { rdy: 100 });
   const a = await srv.req("GET", "/metrics");
   assert.equal(a.status, 200);
   assert.equal(a.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");

@@ -6,7 +6,8 @@
  * pause flags, channels, message ids, timestamps and attempts.
  */
 import assert from "node:assert/strict";
-import { getJson, NsqProc } from "../cluster/_procs.ts";
+import { encodeSegment, metaPath, segmentPath } from "../_util/disk_files.ts";
+import { type NsqProc, post, spawnNsqd, topicStats } from "../_util/procs.ts";
 import { waitFor } from "../_util/wait.ts";
 import { encodeMessage, type Msg, V2Conn } from "../_util/wire.ts";
 
@@ -14,52 +15,25 @@ const td = new TextDecoder();
 
 // ---- helpers --------------------------------------------------------------------------------
 
-const BASE_ARGS = ["--tcp-address=127.0.0.1:0", "--http-address=127.0.0.1:0"];
-
-function spawnNsqd(name: string, dataPath: string, args: string[] = []): Promise<NsqProc> {
-  return NsqProc.spawn({
-    command: "nsqd",
-    name,
-    args: [...BASE_ARGS, `--data-path=${dataPath}`, ...args],
-  });
-}
-
 /** Runs an nsqd expected to fail at start-up: resolves once it has exited, logs drained. */
 async function runFailingNsqd(name: string, dataPath: string): Promise<NsqProc> {
-  const p = await NsqProc.spawn({
-    command: "nsqd",
-    name,
-    args: [...BASE_ARGS, `--data-path=${dataPath}`],
-    ready: (p) => p.status !== null,
-  });
+  const p = await spawnNsqd(name, dataPath, [], (p) => p.status !== null);
   await p.stop();
   return p;
 }
 
-async function post(p: NsqProc, path: string): Promise<void> {
-  const res = await fetch(`http://${p.httpAddress}${path}`, { method: "POST" });
-  const text = await res.text();
-  assert.equal(res.status, 200, `POST ${path}: ${res.status} ${text}`);
-}
-
-interface TopicStats {
-  topic_name: string;
-  depth: number;
-  paused: boolean;
-  channels: { channel_name: string; depth: number; paused: boolean }[];
-}
-
 /** `/stats?format=json` reduced to names, pause flags and depths, sorted. */
 async function topology(p: NsqProc) {
-  const r = await getJson<{ topics: TopicStats[] }>(p.httpAddress!, "/stats?format=json");
-  assert.equal(r.status, 200);
-  return r.body.topics.map((t) => ({
+  return (await topicStats(p)).map((t) => ({
     topic: t.topic_name,
     paused: t.paused,
     depth: t.depth,
-    channels: t.channels.map((c) => ({ channel: c.channel_name, paused: c.paused, depth: c.depth }))
-      .sort((a, b) => a.channel < b.channel ? -1 : 1),
-  })).sort((a, b) => a.topic < b.topic ? -1 : 1);
+    channels: t.channels.map((c) => ({
+      channel: c.channel_name,
+      paused: c.paused,
+      depth: c.depth,
+    })),
+  }));
 }
 
 /** Every file of `dir` with its size, mtime and a digest of its bytes. */
@@ -87,7 +61,7 @@ async function busyNsqd(dir: string): Promise<NsqProc> {
     await c.expectResponse("OK");
     // Settled: metadata synced (every write syncs), nsqd.dat persisted after the topic creation.
     await waitFor(async () => {
-      const meta = await Deno.readTextFile(`${dir}/kept.diskqueue.meta.dat`).catch(() => "");
+      const meta = await Deno.readTextFile(metaPath(dir, "kept")).catch(() => "");
       const dat = await Deno.readTextFile(`${dir}/nsqd.dat`).catch(() => "");
       return meta.startsWith("3\n") && dat.includes('"kept"');
     }, { timeoutMs: 5000, message: "kept on disk and in nsqd.dat" });
@@ -295,18 +269,9 @@ Deno.test({
           body: "two!",
         },
       ];
-      const records = msgs.map((m) => {
-        const payload = encodeMessage(m);
-        const rec = new Uint8Array(4 + payload.length);
-        new DataView(rec.buffer).setInt32(0, payload.length);
-        rec.set(payload, 4);
-        return rec;
-      });
-      const segment = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
-      segment.set(records[0], 0);
-      segment.set(records[1], records[0].length);
-      await Deno.writeFile(`${dir}/t.diskqueue.000000.dat`, segment);
-      await Deno.writeTextFile(`${dir}/t.diskqueue.meta.dat`, `2\n0,0\n0,${segment.length}\n`);
+      const segment = encodeSegment(msgs.map(encodeMessage));
+      await Deno.writeFile(segmentPath(dir, "t", 0), segment);
+      await Deno.writeTextFile(metaPath(dir, "t"), `2\n0,0\n0,${segment.length}\n`);
 
       p = await spawnNsqd("nsqd", dir);
       assert.deepEqual(await topology(p), [
@@ -349,7 +314,7 @@ Deno.test({
       assert.equal((await p.stop("SIGTERM", 10_000)).code, 0, p.logText());
       // Everything read: the reader stands at the writer's position in the same file.
       assert.equal(
-        await Deno.readTextFile(`${dir}/t.diskqueue.meta.dat`),
+        await Deno.readTextFile(metaPath(dir, "t")),
         `0\n0,${segment.length}\n0,${segment.length}\n`,
       );
     } finally {

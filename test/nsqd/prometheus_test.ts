@@ -6,6 +6,7 @@ import {
   renderPrometheus,
 } from "../../lib/nsqd/prometheus.ts";
 import type { ClientStats, StatsResponse } from "../../lib/nsqd/stats.ts";
+import { channel, client, topic } from "./_stats_fixtures.ts";
 
 interface Family {
   help: string;
@@ -110,34 +111,24 @@ function value(f: Map<string, Family>, name: string, labels: Record<string, stri
 
 const weird = 'we"ird\\host\nname';
 
-const consumer: ClientStats = {
+const consumer: ClientStats = client({
   client_id: "c1",
   hostname: weird,
-  version: "V2",
   remote_address: "[::1]:5000",
-  state: 3,
   ready_count: 100,
   in_flight_count: 4,
   message_count: 50,
   finish_count: 45,
   requeue_count: 1,
   connect_ts: 10,
-  sample_rate: 0,
-  deflate: false,
-  snappy: false,
   user_agent: "ua",
-  tls: false,
-  tls_cipher_suite: "",
-  tls_version: "",
-  tls_negotiated_protocol: "",
-  tls_negotiated_protocol_is_mutual: false,
-};
+});
 
 const STATS: StatsResponse = {
   version: "1.3.0",
   health: "OK",
   start_time: 1_700_000_000,
-  topics: [{
+  topics: [topic({
     topic_name: "orders",
     depth: 7,
     backend_depth: 2,
@@ -148,37 +139,25 @@ const STATS: StatsResponse = {
       count: 9,
       percentiles: [{ quantile: 0.99, value: 1_500_000 }, { quantile: 0.5, value: 250 }],
     },
-    channels: [{
-      channel_name: "archive#ephemeral",
-      depth: 5,
-      backend_depth: 0,
-      in_flight_count: 4,
-      deferred_count: 1,
-      message_count: 100,
-      requeue_count: 3,
-      timeout_count: 2,
-      client_count: 1,
-      clients: [consumer],
-      paused: false,
-      e2e_processing_latency: {
-        count: 9,
-        percentiles: [{ quantile: 0.99, value: 1_500_000 }, { quantile: 0.5, value: 250 }],
-      },
-    }, {
-      channel_name: "idle",
-      depth: 0,
-      backend_depth: 0,
-      in_flight_count: 0,
-      deferred_count: 0,
-      message_count: 0,
-      requeue_count: 0,
-      timeout_count: 0,
-      client_count: 0,
-      clients: [],
-      paused: true,
-      e2e_processing_latency: { count: 0, percentiles: null },
-    }],
-  }],
+    channels: [
+      channel({
+        channel_name: "archive#ephemeral",
+        depth: 5,
+        in_flight_count: 4,
+        deferred_count: 1,
+        message_count: 100,
+        requeue_count: 3,
+        timeout_count: 2,
+        client_count: 1,
+        clients: [consumer],
+        e2e_processing_latency: {
+          count: 9,
+          percentiles: [{ quantile: 0.99, value: 1_500_000 }, { quantile: 0.5, value: 250 }],
+        },
+      }),
+      channel({ channel_name: "idle", paused: true }),
+    ],
+  })],
   producers: [{
     ...consumer,
     client_id: "p1",

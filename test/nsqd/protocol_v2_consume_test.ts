@@ -4,40 +4,19 @@
  * message timeouts, CLS, fan-out, competing consumers, pause and ephemeral topics/channels.
  */
 import assert from "node:assert/strict";
-import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
-import { type Frame, HEARTBEAT, type Msg, V2Conn } from "../_util/wire.ts";
+import { startNsqd, uniqueName } from "../_util/nsqd.ts";
+import { type Msg, V2Conn } from "../_util/wire.ts";
+import {
+  connectSub,
+  expectFatal,
+  expectNonFatal,
+  frameWithin,
+  publishTo,
+} from "../_util/protocol.ts";
 import { waitFor } from "../_util/wait.ts";
 
 const dec = new TextDecoder();
 const ID = "0123456789abcdef";
-
-async function expectFatal(c: V2Conn, text: string): Promise<void> {
-  const f = await c.expectError(text);
-  assert.equal(f.text, text);
-  await c.expectClosed();
-}
-
-async function expectNonFatal(c: V2Conn, text: string): Promise<void> {
-  const f = await c.expectError(text);
-  assert.equal(f.text, text);
-}
-
-/** The next non-heartbeat frame if one arrives within `ms`, else null. */
-async function frameWithin(c: V2Conn, ms: number): Promise<Frame | null> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const left = deadline - performance.now();
-    if (left <= 0) return null;
-    try {
-      const f = await c.readFrame(left);
-      if (f.type === 0 && f.text === HEARTBEAT) continue;
-      return f;
-    } catch (err) {
-      if ((err as Error).message.startsWith("readFrame: no frame within")) return null;
-      throw err;
-    }
-  }
-}
 
 async function expectNoFrame(c: V2Conn, ms: number, why: string): Promise<void> {
   const f = await frameWithin(c, ms);
@@ -51,30 +30,6 @@ async function expectNoFrame(c: V2Conn, ms: number, why: string): Promise<void> 
 async function sync(c: V2Conn): Promise<void> {
   await c.pub("sync_side_topic", "s");
   await c.expectResponse("OK");
-}
-
-async function subscriber(
-  s: TestNsqd,
-  topic: string,
-  channel = "ch",
-  opts: { identify?: Record<string, unknown>; rdy?: number } = {},
-): Promise<V2Conn> {
-  const c = await V2Conn.connect(s.tcpAddress);
-  if (opts.identify) {
-    await c.identify(opts.identify);
-    await c.expectResponse("OK");
-  }
-  await c.sub(topic, channel);
-  await c.expectResponse("OK");
-  if (opts.rdy !== undefined) await c.rdy(opts.rdy);
-  return c;
-}
-
-async function publish(s: TestNsqd, topic: string, ...bodies: string[]): Promise<void> {
-  await using p = await V2Conn.connect(s.tcpAddress);
-  if (bodies.length === 1) await p.pub(topic, bodies[0]);
-  else await p.mpub(topic, bodies);
-  await p.expectResponse("OK");
 }
 
 function nowNs(): bigint {
@@ -119,9 +74,9 @@ Deno.test("SUB: state and parameter errors", async () => {
 Deno.test("SUB: creates topic and channel; the initial RDY is 0", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t);
+  await using c = await connectSub(s, t);
   assert.ok(s.nsqd.getExistingTopic(t)?.getExistingChannel("ch") !== undefined);
-  await publish(s, t, "waits");
+  await publishTo(s, t, "waits");
   await expectNoFrame(c, 150, "delivered before any RDY");
   await c.rdy(1);
   assert.equal(dec.decode((await c.expectMessage()).body), "waits");
@@ -130,19 +85,19 @@ Deno.test("SUB: creates topic and channel; the initial RDY is 0", async () => {
 Deno.test("SUB: --max-channel-consumers is enforced per channel", async () => {
   await using s = await startNsqd({ maxChannelConsumers: 2 });
   const t = uniqueName();
-  await using a = await subscriber(s, t);
-  const b = await subscriber(s, t);
+  await using a = await connectSub(s, t);
+  const b = await connectSub(s, t);
   {
     await using c = await V2Conn.connect(s.tcpAddress);
     await c.sub(t, "ch");
     await expectFatal(c, `E_SUB_FAILED SUB failed consumers for ${t}:ch exceeds limit of 2`);
   }
   // another channel has its own limit
-  await using other = await subscriber(s, t, "other");
+  await using other = await connectSub(s, t, "other");
   // a slot frees when a consumer leaves
   await b.close();
   await waitFor(() => s.nsqd.getTopic(t).getChannel("ch").clients.size === 1);
-  await using d = await subscriber(s, t);
+  await using d = await connectSub(s, t);
   assert.equal(s.nsqd.getTopic(t).getChannel("ch").clients.size, 2);
   void a;
   void other;
@@ -169,11 +124,11 @@ Deno.test("RDY: state, parse and range errors", async () => {
     ["99999", "E_INVALID RDY count 99999 out of range 0-2500"],
   ];
   for (const [count, text] of cases) {
-    await using c = await subscriber(s, t);
+    await using c = await connectSub(s, t);
     await c.rdy(count);
     await expectFatal(c, text);
   }
-  await using ok = await subscriber(s, t);
+  await using ok = await connectSub(s, t);
   await ok.rdy(2500);
   await ok.rdy(0);
   await sync(ok);
@@ -181,7 +136,7 @@ Deno.test("RDY: state, parse and range errors", async () => {
 
 Deno.test("RDY: the range follows --max-rdy-count", async () => {
   await using s = await startNsqd({ maxRdyCount: 10 });
-  await using c = await subscriber(s, uniqueName());
+  await using c = await connectSub(s, uniqueName());
   await c.rdy(10);
   await sync(c);
   await c.rdy(11);
@@ -191,9 +146,9 @@ Deno.test("RDY: the range follows --max-rdy-count", async () => {
 Deno.test("RDY: without a count means 1; an empty count means 0", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t);
+  await using c = await connectSub(s, t);
   await c.send("RDY\n");
-  await publish(s, t, "a", "b", "c");
+  await publishTo(s, t, "a", "b", "c");
   const m = await c.expectMessage();
   await expectNoFrame(c, 150, "RDY without count let more than 1 in flight");
   await c.send("RDY \n"); // "" parses as 0
@@ -207,8 +162,8 @@ Deno.test("RDY: without a count means 1; an empty count means 0", async () => {
 Deno.test("RDY: a max-in-flight window: RDY 2 gives at most 2 in flight, more after FIN", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { rdy: 2 });
-  await publish(s, t, "1", "2", "3", "4", "5", "6");
+  await using c = await connectSub(s, t, "ch", { rdy: 2 });
+  await publishTo(s, t, "1", "2", "3", "4", "5", "6");
   const ch = s.nsqd.getTopic(t).getChannel("ch");
   const m1 = await c.expectMessage();
   const m2 = await c.expectMessage();
@@ -240,8 +195,8 @@ Deno.test("RDY: a max-in-flight window: RDY 2 gives at most 2 in flight, more af
 Deno.test("RDY lowered below the in-flight count waits until in-flight drops below it", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { rdy: 4 });
-  await publish(s, t, "1", "2", "3", "4", "5", "6");
+  await using c = await connectSub(s, t, "ch", { rdy: 4 });
+  await publishTo(s, t, "1", "2", "3", "4", "5", "6");
   const ms: Msg[] = [];
   for (let i = 0; i < 4; i++) ms.push(await c.expectMessage());
   await c.rdy(2);
@@ -257,12 +212,12 @@ Deno.test("RDY lowered below the in-flight count waits until in-flight drops bel
 Deno.test("RDY 0 stops delivery; RDY again resumes", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { rdy: 10 });
-  await publish(s, t, "first");
+  await using c = await connectSub(s, t, "ch", { rdy: 10 });
+  await publishTo(s, t, "first");
   const m = await c.expectMessage();
   await c.rdy(0);
   await c.fin(m.id);
-  await publish(s, t, "held");
+  await publishTo(s, t, "held");
   await expectNoFrame(c, 200, "delivered with RDY 0");
   assert.equal(s.nsqd.getTopic(t).getChannel("ch").depth, 1);
   await c.rdy(1);
@@ -308,7 +263,7 @@ Deno.test("FIN/REQ/TOUCH: parameter, message ID and timeout errors are fatal", a
     ["TOUCH 0123\n", "E_INVALID invalid message ID"],
   ];
   for (const [raw, text] of cases) {
-    await using c = await subscriber(s, t);
+    await using c = await connectSub(s, t);
     await c.send(raw);
     await expectFatal(c, text);
   }
@@ -316,7 +271,7 @@ Deno.test("FIN/REQ/TOUCH: parameter, message ID and timeout errors are fatal", a
 
 Deno.test("FIN/REQ/TOUCH: unknown IDs are non-fatal E_*_FAILED ... ID not in flight", async () => {
   await using s = await startNsqd();
-  await using c = await subscriber(s, uniqueName());
+  await using c = await connectSub(s, uniqueName());
   await c.fin(ID);
   await expectNonFatal(c, `E_FIN_FAILED FIN ${ID} failed ID not in flight`);
   await c.req(ID, 0);
@@ -329,9 +284,9 @@ Deno.test("FIN/REQ/TOUCH: unknown IDs are non-fatal E_*_FAILED ... ID not in fli
 Deno.test("FIN/REQ/TOUCH: another client's message is non-fatal 'client does not own message'", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using owner = await subscriber(s, t, "ch", { rdy: 1 });
-  await using other = await subscriber(s, t, "ch");
-  await publish(s, t, "mine");
+  await using owner = await connectSub(s, t, "ch", { rdy: 1 });
+  await using other = await connectSub(s, t, "ch");
+  await publishTo(s, t, "mine");
   const m = await owner.expectMessage();
   await other.fin(m.id);
   await expectNonFatal(other, `E_FIN_FAILED FIN ${m.id} failed client does not own message`);
@@ -341,7 +296,7 @@ Deno.test("FIN/REQ/TOUCH: another client's message is non-fatal 'client does not
   await expectNonFatal(other, `E_TOUCH_FAILED TOUCH ${m.id} failed client does not own message`);
   await sync(other);
   // a consumer on another channel does not see the message at all
-  await using elsewhere = await subscriber(s, t, "ch2");
+  await using elsewhere = await connectSub(s, t, "ch2");
   await elsewhere.fin(m.id);
   await expectNonFatal(elsewhere, `E_FIN_FAILED FIN ${m.id} failed ID not in flight`);
   // the owner still can
@@ -356,8 +311,8 @@ Deno.test("FIN/REQ/TOUCH: another client's message is non-fatal 'client does not
 Deno.test("REQ 0 redelivers at once with attempts 2, same id, body and timestamp", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { rdy: 1 });
-  await publish(s, t, "again");
+  await using c = await connectSub(s, t, "ch", { rdy: 1 });
+  await publishTo(s, t, "again");
   const m1 = await c.expectMessage();
   assert.equal(m1.attempts, 1);
   await c.req(m1.id, 0);
@@ -375,8 +330,8 @@ Deno.test("REQ 0 redelivers at once with attempts 2, same id, body and timestamp
 Deno.test("REQ with a delay redelivers after the delay, not before", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { rdy: 1 });
-  await publish(s, t, "later");
+  await using c = await connectSub(s, t, "ch", { rdy: 1 });
+  await publishTo(s, t, "later");
   const m1 = await c.expectMessage();
   const t0 = performance.now();
   await c.req(m1.id, 300);
@@ -394,8 +349,8 @@ Deno.test("REQ with a delay redelivers after the delay, not before", async () =>
 Deno.test("REQ: a timeout above --max-req-timeout is clamped, not an error", async () => {
   await using s = await startNsqd({ maxReqTimeout: 300 });
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { rdy: 1 });
-  await publish(s, t, "clamped");
+  await using c = await connectSub(s, t, "ch", { rdy: 1 });
+  await publishTo(s, t, "clamped");
   const m1 = await c.expectMessage();
   const t0 = performance.now();
   await c.req(m1.id, "99999999");
@@ -408,8 +363,8 @@ Deno.test("REQ: a timeout above --max-req-timeout is clamped, not an error", asy
 Deno.test("REQ and FIN are accepted in any order relative to other clients' traffic", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using a = await subscriber(s, t, "ch", { rdy: 1 });
-  await publish(s, t, "x");
+  await using a = await connectSub(s, t, "ch", { rdy: 1 });
+  await publishTo(s, t, "x");
   const m = await a.expectMessage();
   await a.req(m.id, 0);
   const again = await a.expectMessage();
@@ -425,8 +380,8 @@ Deno.test("REQ and FIN are accepted in any order relative to other clients' traf
 Deno.test("message timeout: an unfinished message is redelivered with attempts counting up", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { identify: { msg_timeout: 1000 }, rdy: 1 });
-  await publish(s, t, "slow");
+  await using c = await connectSub(s, t, "ch", { identify: { msg_timeout: 1000 }, rdy: 1 });
+  await publishTo(s, t, "slow");
   const m1 = await c.expectMessage();
   const t0 = performance.now();
   assert.equal(m1.attempts, 1);
@@ -450,15 +405,15 @@ Deno.test("message timeout: a disconnected client's in-flight messages wait for 
   const t = uniqueName();
   // RDY 10 with 5 in flight: once they time out the dead client looks "ready" by its counts,
   // so this also checks that a closed client is never picked for redelivery
-  const a = await subscriber(s, t, "ch", { identify: { msg_timeout: 1000 }, rdy: 10 });
-  await publish(s, t, "o1", "o2", "o3", "o4", "o5");
+  const a = await connectSub(s, t, "ch", { identify: { msg_timeout: 1000 }, rdy: 10 });
+  await publishTo(s, t, "o1", "o2", "o3", "o4", "o5");
   const first = new Map<string, Msg>();
   while (first.size < 5) {
     const m = await a.expectMessage();
     first.set(m.id, m);
   }
   const t0 = performance.now();
-  await using b = await subscriber(s, t, "ch", { rdy: 10 });
+  await using b = await connectSub(s, t, "ch", { rdy: 10 });
   await a.close();
   await expectNoFrame(b, 400, "requeued on disconnect instead of on timeout");
   const again = new Map<string, Msg>();
@@ -476,8 +431,8 @@ Deno.test("message timeout: a disconnected client's in-flight messages wait for 
 Deno.test("TOUCH extends the in-flight deadline by msg_timeout", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { identify: { msg_timeout: 1000 }, rdy: 1 });
-  await publish(s, t, "touched");
+  await using c = await connectSub(s, t, "ch", { identify: { msg_timeout: 1000 }, rdy: 1 });
+  await publishTo(s, t, "touched");
   const m = await c.expectMessage();
   await expectNoFrame(c, 600, "early redelivery");
   await c.touch(m.id);
@@ -492,8 +447,8 @@ Deno.test("TOUCH extends the in-flight deadline by msg_timeout", async () => {
 Deno.test("TOUCH never extends beyond delivery + --max-msg-timeout", async () => {
   await using s = await startNsqd({ maxMsgTimeout: 1500 });
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { identify: { msg_timeout: 1000 }, rdy: 1 });
-  await publish(s, t, "capped");
+  await using c = await connectSub(s, t, "ch", { identify: { msg_timeout: 1000 }, rdy: 1 });
+  await publishTo(s, t, "capped");
   const m = await c.expectMessage();
   const t0 = performance.now();
   await expectNoFrame(c, 800, "early redelivery");
@@ -509,8 +464,8 @@ Deno.test("TOUCH never extends beyond delivery + --max-msg-timeout", async () =>
 Deno.test("CLS: CLOSE_WAIT, then RDY is ignored while FIN/REQ/TOUCH still work", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { rdy: 2 });
-  await publish(s, t, "a", "b");
+  await using c = await connectSub(s, t, "ch", { rdy: 2 });
+  await publishTo(s, t, "a", "b");
   const m1 = await c.expectMessage();
   const m2 = await c.expectMessage();
   await c.cls();
@@ -520,7 +475,7 @@ Deno.test("CLS: CLOSE_WAIT, then RDY is ignored while FIN/REQ/TOUCH still work",
   await c.fin(m1.id);
   await c.req(m2.id, 0);
   await sync(c);
-  await publish(s, t, "c");
+  await publishTo(s, t, "c");
   await expectNoFrame(c, 200, "delivered after CLS");
   const ch = s.nsqd.getTopic(t).getChannel("ch");
   assert.equal(ch.inFlightCount, 0);
@@ -534,14 +489,14 @@ Deno.test("CLS: SUB and IDENTIFY are refused in the closing state", async () => 
   await using s = await startNsqd();
   const t = uniqueName();
   {
-    await using c = await subscriber(s, t);
+    await using c = await connectSub(s, t);
     await c.cls();
     await c.expectResponse("CLOSE_WAIT");
     await c.sub(t, "ch");
     await expectFatal(c, "E_INVALID cannot SUB in current state");
   }
   {
-    await using c = await subscriber(s, t);
+    await using c = await connectSub(s, t);
     await c.cls();
     await c.expectResponse("CLOSE_WAIT");
     await c.identify({});
@@ -554,7 +509,7 @@ Deno.test("CLS: SUB and IDENTIFY are refused in the closing state", async () => 
 Deno.test("message format: ns timestamp near now, attempts 1, 16 lowercase hex id, exact body", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { rdy: 10 });
+  await using c = await connectSub(s, t, "ch", { rdy: 10 });
   const body = new Uint8Array(300);
   for (let i = 0; i < body.length; i++) body[i] = i & 0xff; // includes \n, \r, 0 and 0xff
   const before = nowNs();
@@ -581,10 +536,10 @@ Deno.test("message format: ns timestamp near now, attempts 1, 16 lowercase hex i
 Deno.test("fan-out: every channel gets every message with the same id, body and timestamp", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c1 = await subscriber(s, t, "one", { rdy: 10 });
-  await using c2 = await subscriber(s, t, "two", { rdy: 10 });
+  await using c1 = await connectSub(s, t, "one", { rdy: 10 });
+  await using c2 = await connectSub(s, t, "two", { rdy: 10 });
   const bodies = ["a", "b", "c"];
-  await publish(s, t, ...bodies);
+  await publishTo(s, t, ...bodies);
   const got1: Msg[] = [];
   const got2: Msg[] = [];
   for (let i = 0; i < bodies.length; i++) {
@@ -614,8 +569,8 @@ Deno.test("fan-out: every channel gets every message with the same id, body and 
 Deno.test("fan-out: a DPUB is deferred in every channel", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c1 = await subscriber(s, t, "one", { rdy: 1 });
-  await using c2 = await subscriber(s, t, "two", { rdy: 1 });
+  await using c1 = await connectSub(s, t, "one", { rdy: 1 });
+  await using c2 = await connectSub(s, t, "two", { rdy: 1 });
   await using p = await V2Conn.connect(s.tcpAddress);
   const t0 = performance.now();
   await p.dpub(t, 200, "both");
@@ -632,11 +587,11 @@ Deno.test("fan-out: a DPUB is deferred in every channel", async () => {
 Deno.test("fan-out: a channel created later only sees later messages", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using first = await subscriber(s, t, "first", { rdy: 10 });
-  await publish(s, t, "early");
+  await using first = await connectSub(s, t, "first", { rdy: 10 });
+  await publishTo(s, t, "early");
   await first.expectMessage();
-  await using late = await subscriber(s, t, "late", { rdy: 10 });
-  await publish(s, t, "later");
+  await using late = await connectSub(s, t, "late", { rdy: 10 });
+  await publishTo(s, t, "later");
   assert.equal(dec.decode((await late.expectMessage()).body), "later");
   await expectNoFrame(late, 100, "the late channel got an earlier message");
 });
@@ -644,9 +599,9 @@ Deno.test("fan-out: a channel created later only sees later messages", async () 
 Deno.test("fan-out: a topic without channels keeps messages for its first channel", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await publish(s, t, "kept1", "kept2");
+  await publishTo(s, t, "kept1", "kept2");
   assert.equal(s.nsqd.getTopic(t).depth, 2);
-  await using c = await subscriber(s, t, "ch", { rdy: 10 });
+  await using c = await connectSub(s, t, "ch", { rdy: 10 });
   const got = [await c.expectMessage(), await c.expectMessage()].map((m) => dec.decode(m.body));
   assert.deepEqual(got.sort(), ["kept1", "kept2"]);
   assert.equal(s.nsqd.getTopic(t).depth, 0);
@@ -655,10 +610,10 @@ Deno.test("fan-out: a topic without channels keeps messages for its first channe
 Deno.test("consumers of one channel compete: each message goes to exactly one", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using a = await subscriber(s, t, "ch", { rdy: 100 });
-  await using b = await subscriber(s, t, "ch", { rdy: 100 });
+  await using a = await connectSub(s, t, "ch", { rdy: 100 });
+  await using b = await connectSub(s, t, "ch", { rdy: 100 });
   const n = 200;
-  await publish(s, t, ...Array.from({ length: n }, (_, i) => `m${i}`));
+  await publishTo(s, t, ...Array.from({ length: n }, (_, i) => `m${i}`));
   const ch = s.nsqd.getTopic(t).getChannel("ch");
   await waitFor(() => ch.inFlightCount === n);
   const seen = new Map<string, number>();
@@ -684,10 +639,10 @@ Deno.test("consumers of one channel compete: each message goes to exactly one", 
 Deno.test("pause: a paused topic holds messages until unpaused", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { rdy: 10 });
+  await using c = await connectSub(s, t, "ch", { rdy: 10 });
   const topic = s.nsqd.getTopic(t);
   topic.pause();
-  await publish(s, t, "p1", "p2");
+  await publishTo(s, t, "p1", "p2");
   await expectNoFrame(c, 200, "delivered while the topic was paused");
   assert.equal(topic.depth, 2);
   assert.equal(topic.getChannel("ch").depth, 0);
@@ -699,14 +654,14 @@ Deno.test("pause: a paused topic holds messages until unpaused", async () => {
 Deno.test("pause: a paused channel holds messages; in-flight ones can still be finished", async () => {
   await using s = await startNsqd();
   const t = uniqueName();
-  await using c = await subscriber(s, t, "ch", { rdy: 10 });
-  await using other = await subscriber(s, t, "other", { rdy: 10 });
-  await publish(s, t, "before");
+  await using c = await connectSub(s, t, "ch", { rdy: 10 });
+  await using other = await connectSub(s, t, "other", { rdy: 10 });
+  await publishTo(s, t, "before");
   const m = await c.expectMessage();
   await other.expectMessage();
   const ch = s.nsqd.getTopic(t).getChannel("ch");
   ch.pause();
-  await publish(s, t, "during");
+  await publishTo(s, t, "during");
   await expectNoFrame(c, 200, "delivered while the channel was paused");
   // only this channel is paused
   assert.equal(dec.decode((await other.expectMessage()).body), "during");
@@ -723,8 +678,8 @@ Deno.test("ephemeral: a channel is deleted when its last client disconnects", as
   await using s = await startNsqd();
   const t = uniqueName();
   const name = "eph#ephemeral";
-  const a = await subscriber(s, t, name);
-  const b = await subscriber(s, t, name);
+  const a = await connectSub(s, t, name);
+  const b = await connectSub(s, t, name);
   const topic = s.nsqd.getTopic(t);
   assert.ok(topic.getExistingChannel(name) !== undefined);
   await a.close();
@@ -738,23 +693,23 @@ Deno.test("ephemeral: a channel is deleted when its last client disconnects", as
 Deno.test("ephemeral: a topic is deleted when its last channel goes", async () => {
   await using s = await startNsqd();
   const t = uniqueName() + "#ephemeral";
-  const c = await subscriber(s, t, "c#ephemeral", { rdy: 1 });
-  await publish(s, t, "x");
+  const c = await connectSub(s, t, "c#ephemeral", { rdy: 1 });
+  await publishTo(s, t, "x");
   await c.expectMessage();
   assert.ok(s.nsqd.getExistingTopic(t) !== undefined);
   await c.close();
   await waitFor(() => s.nsqd.getExistingTopic(t) === undefined);
   // it can be used again afterwards
-  await using again = await subscriber(s, t, "c#ephemeral", { rdy: 1 });
-  await publish(s, t, "y");
+  await using again = await connectSub(s, t, "c#ephemeral", { rdy: 1 });
+  await publishTo(s, t, "y");
   assert.equal(dec.decode((await again.expectMessage()).body), "y");
 });
 
 Deno.test("ephemeral: a topic with a durable channel survives its ephemeral channel", async () => {
   await using s = await startNsqd();
   const t = uniqueName() + "#ephemeral";
-  await using durable = await subscriber(s, t, "durable");
-  const eph = await subscriber(s, t, "e#ephemeral");
+  await using durable = await connectSub(s, t, "durable");
+  const eph = await connectSub(s, t, "e#ephemeral");
   await eph.close();
   const topic = s.nsqd.getTopic(t);
   await waitFor(() => topic.getExistingChannel("e#ephemeral") === undefined);
@@ -765,8 +720,8 @@ Deno.test("ephemeral: a topic with a durable channel survives its ephemeral chan
 Deno.test("ephemeral: overflow beyond --mem-queue-size is dropped", async () => {
   await using s = await startNsqd({ memQueueSize: 10 });
   const t = uniqueName();
-  await using c = await subscriber(s, t, "e#ephemeral");
-  await publish(s, t, ...Array.from({ length: 25 }, (_, i) => `m${i}`));
+  await using c = await connectSub(s, t, "e#ephemeral");
+  await publishTo(s, t, ...Array.from({ length: 25 }, (_, i) => `m${i}`));
   const ch = s.nsqd.getTopic(t).getChannel("e#ephemeral");
   await waitFor(() => ch.messageCount === 25);
   assert.equal(ch.depth, 10);
@@ -782,14 +737,14 @@ Deno.test("ephemeral: SUB racing the deletion of the same topic/channel still wo
   const t = uniqueName() + "#ephemeral";
   for (let i = 0; i < 30; i++) {
     // subscribe, leave (deletes channel and topic), come back at once, maybe even pipelined
-    const c = await subscriber(s, t, "c#ephemeral", { rdy: 1 });
+    const c = await connectSub(s, t, "c#ephemeral", { rdy: 1 });
     const next = V2Conn.connect(s.tcpAddress);
     await c.close();
     await using d = await next;
     await d.sub(t, "c#ephemeral");
     await d.expectResponse("OK");
     await d.rdy(1);
-    await publish(s, t, `m${i}`);
+    await publishTo(s, t, `m${i}`);
     assert.equal(dec.decode((await d.expectMessage()).body), `m${i}`);
   }
   await waitFor(() => s.nsqd.getExistingTopic(t) === undefined);
@@ -800,10 +755,10 @@ Deno.test("ephemeral: SUB racing the deletion of the same topic/channel still wo
 Deno.test("--mem-queue-size 0: delivery, REQ, DPUB and fan-out all go through the disk queue", async () => {
   await using s = await startNsqd({ memQueueSize: 0 });
   const t = uniqueName();
-  await using a = await subscriber(s, t, "a", { rdy: 1 });
-  await using b = await subscriber(s, t, "b", { rdy: 10 });
+  await using a = await connectSub(s, t, "a", { rdy: 1 });
+  await using b = await connectSub(s, t, "b", { rdy: 10 });
   const before = nowNs();
-  await publish(s, t, "d1", "d2", "d3");
+  await publishTo(s, t, "d1", "d2", "d3");
   const m1 = await a.expectMessage();
   assert.equal(m1.attempts, 1);
   assert.ok(m1.timestamp >= before - 5_000_000n);

@@ -6,17 +6,11 @@
 import assert from "node:assert/strict";
 import { startNsqd, uniqueName } from "../_util/nsqd.ts";
 import { encodeCommand, FRAME_TYPE_ERROR, HEARTBEAT, type Msg, V2Conn } from "../_util/wire.ts";
+import { expectFatal, frameWithin } from "../_util/protocol.ts";
 import { waitFor } from "../_util/wait.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** The next non-heartbeat frame is exactly the error `text`, then the server closes. */
-async function expectFatal(c: V2Conn, text: string): Promise<void> {
-  const f = await c.expectError(text);
-  assert.equal(f.text, text);
-  await c.expectClosed();
-}
 
 /** `IDENTIFY\n` + a 4-byte signed size + `body`. */
 function identifyRaw(size: number, body: string | Uint8Array = ""): Uint8Array {
@@ -26,23 +20,6 @@ function identifyRaw(size: number, body: string | Uint8Array = ""): Uint8Array {
   new DataView(out.buffer).setInt32(9, size);
   out.set(b, 13);
   return out;
-}
-
-/** Resolves with the frame if one (other than a heartbeat) arrives within `ms`, else null. */
-async function frameWithin(c: V2Conn, ms: number) {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    const left = deadline - performance.now();
-    if (left <= 0) return null;
-    try {
-      const f = await c.readFrame(left);
-      if (f.type === 0 && f.text === HEARTBEAT) continue;
-      return f;
-    } catch (err) {
-      if ((err as Error).message.startsWith("readFrame: no frame within")) return null;
-      throw err;
-    }
-  }
 }
 
 // ---- magic -------------------------------------------------------------------------------------

@@ -4,61 +4,17 @@
  * MPUB atomicity, name validation and Go `%q` quoting in error texts.
  */
 import assert from "node:assert/strict";
-import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
-import { encodeCommand, encodeMpubBody, V2Conn } from "../_util/wire.ts";
+import { startNsqd, uniqueName } from "../_util/nsqd.ts";
+import { cat, encodeCommand, encodeMpubBody, int32, V2Conn } from "../_util/wire.ts";
+import { connectSub, expectFatal, fatalOn } from "../_util/protocol.ts";
 import { waitFor } from "../_util/wait.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** The next non-heartbeat frame is exactly the error `text`, then the server closes. */
-async function expectFatal(c: V2Conn, text: string | Uint8Array): Promise<void> {
-  const want = typeof text === "string" ? enc.encode(text) : text;
-  const f = await c.expectError("E_");
-  assert.deepEqual(
-    f.data,
-    want,
-    `got ${JSON.stringify(f.text)}, want ${JSON.stringify(dec.decode(want))}`,
-  );
-  await c.expectClosed();
-}
-
-function int32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, n);
-  return b;
-}
-
-function cat(...parts: (string | Uint8Array)[]): Uint8Array {
-  const bs = parts.map((p) => (typeof p === "string" ? enc.encode(p) : p));
-  const out = new Uint8Array(bs.reduce((n, b) => n + b.length, 0));
-  let off = 0;
-  for (const b of bs) {
-    out.set(b, off);
-    off += b.length;
-  }
-  return out;
-}
-
 /** Bytes decoded one char per byte (for building raw-byte lines). */
 function bytes(s: string): Uint8Array {
   return Uint8Array.from(s, (ch) => ch.charCodeAt(0));
-}
-
-/** Sends `raw` on a fresh connection and expects the fatal error `text`. */
-async function fatalOn(s: TestNsqd, raw: string | Uint8Array, text: string | Uint8Array) {
-  await using c = await V2Conn.connect(s.tcpAddress);
-  await c.send(raw);
-  await expectFatal(c, text);
-}
-
-/** A subscriber with RDY 100 that FINs nothing. */
-async function consumer(s: TestNsqd, topic: string, channel = "ch"): Promise<V2Conn> {
-  const c = await V2Conn.connect(s.tcpAddress);
-  await c.sub(topic, channel);
-  await c.expectResponse("OK");
-  await c.rdy(100);
-  return c;
 }
 
 // ---- framing -----------------------------------------------------------------------------------
@@ -149,7 +105,7 @@ Deno.test("framing: commands split at every byte boundary still parse", async ()
   );
   for (let i = 0; i < raw.length; i++) await c.send(raw.subarray(i, i + 1));
   for (let i = 0; i < 3; i++) await c.expectResponse("OK");
-  await using sub = await consumer(s, topic);
+  await using sub = await connectSub(s, topic, "ch", { rdy: 100 });
   const got = [];
   for (let i = 0; i < 4; i++) got.push(dec.decode((await sub.expectMessage()).body));
   assert.deepEqual(got.sort(), ["a", "bb", "d", "hello"]);
@@ -254,7 +210,7 @@ Deno.test("PUB: a body of exactly --max-msg-size is accepted and delivered intac
   await using p = await V2Conn.connect(s.tcpAddress);
   await p.pub(topic, body);
   await p.expectResponse("OK");
-  await using c = await consumer(s, topic);
+  await using c = await connectSub(s, topic, "ch", { rdy: 100 });
   const m = await c.expectMessage();
   assert.equal(m.body.length, body.length);
   assert.deepEqual(m.body, body);
@@ -323,7 +279,7 @@ Deno.test("MPUB: per-message errors name the index", async () => {
 Deno.test("MPUB: one bad message queues none (atomic)", async () => {
   await using s = await startNsqd({ maxMsgSize: 10 });
   const topic = uniqueName();
-  await using c = await consumer(s, topic);
+  await using c = await connectSub(s, topic, "ch", { rdy: 100 });
   await using p = await V2Conn.connect(s.tcpAddress);
   const good = encodeMpubBody(["a", "b"]);
   // message 2 is too big: messages 0 and 1 must not be queued
@@ -414,7 +370,7 @@ Deno.test("DPUB: default range is 0-3600000; the bounds and an empty timeout (= 
   await p.expectResponse("OK");
   await p.send(cat(`DPUB ${t} \n`, int32(1), "e")); // empty parses as 0
   await p.expectResponse("OK");
-  await using c = await consumer(s, t);
+  await using c = await connectSub(s, t, "ch", { rdy: 100 });
   const got = [
     dec.decode((await c.expectMessage()).body),
     dec.decode((await c.expectMessage()).body),
@@ -427,7 +383,7 @@ Deno.test("DPUB: default range is 0-3600000; the bounds and an empty timeout (= 
 Deno.test("DPUB: a 300 ms deferred message is not delivered before 300 ms, and soon after", async () => {
   await using s = await startNsqd();
   const topic = uniqueName();
-  await using c = await consumer(s, topic);
+  await using c = await connectSub(s, topic, "ch", { rdy: 100 });
   await using p = await V2Conn.connect(s.tcpAddress);
   const t0 = performance.now();
   await p.dpub(topic, 300, "deferred");

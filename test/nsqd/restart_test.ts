@@ -6,142 +6,15 @@
  * that was never FINned, nothing that was, and keeps the topology and pause flags.
  */
 import assert from "node:assert/strict";
-import { getJson, NsqProc } from "../cluster/_procs.ts";
+import { readDiskQueue } from "../_util/disk_files.ts";
+import { drainChannel, type NsqProc, post, spawnNsqd, topicStats } from "../_util/procs.ts";
+import { connectSub } from "../_util/protocol.ts";
 import { waitFor } from "../_util/wait.ts";
-import { encodeCommand, type Frame, type Msg, V2Conn } from "../_util/wire.ts";
+import { concat, encodeCommand, type Msg, V2Conn } from "../_util/wire.ts";
 
 const td = new TextDecoder();
 
 // ---- helpers --------------------------------------------------------------------------------
-
-/** `nsqd` on 127.0.0.1 port 0 (TCP and HTTP) over `dataPath`, ready once both listen. */
-function spawnNsqd(name: string, dataPath: string, args: string[] = []): Promise<NsqProc> {
-  return NsqProc.spawn({
-    command: "nsqd",
-    name,
-    args: [
-      "--tcp-address=127.0.0.1:0",
-      "--http-address=127.0.0.1:0",
-      `--data-path=${dataPath}`,
-      ...args,
-    ],
-  });
-}
-
-/** POSTs to the HTTP API and asserts 200. */
-async function post(p: NsqProc, path: string): Promise<void> {
-  const res = await fetch(`http://${p.httpAddress}${path}`, { method: "POST" });
-  const text = await res.text();
-  assert.equal(res.status, 200, `POST ${path}: ${res.status} ${text}`);
-}
-
-interface ChannelStats {
-  channel_name: string;
-  depth: number;
-  in_flight_count: number;
-  deferred_count: number;
-  paused: boolean;
-}
-
-interface TopicStats {
-  topic_name: string;
-  depth: number;
-  paused: boolean;
-  channels: ChannelStats[];
-}
-
-/** `/stats?format=json` topics, sorted by name (channels too). */
-async function topicStats(p: NsqProc): Promise<TopicStats[]> {
-  const r = await getJson<{ topics: TopicStats[] }>(p.httpAddress!, "/stats?format=json");
-  assert.equal(r.status, 200);
-  const byName = <T>(key: (t: T) => string) => (a: T, b: T) => key(a) < key(b) ? -1 : 1;
-  const topics = [...r.body.topics].sort(byName((t) => t.topic_name));
-  for (const t of topics) t.channels = [...t.channels].sort(byName((c) => c.channel_name));
-  return topics;
-}
-
-async function channelStats(p: NsqProc, topic: string, channel: string): Promise<ChannelStats> {
-  const t = (await topicStats(p)).find((t) => t.topic_name === topic);
-  const c = t?.channels.find((c) => c.channel_name === channel);
-  if (c === undefined) throw new Error(`no channel ${topic}/${channel} in /stats`);
-  return c;
-}
-
-/** Subscribes over a fresh connection (SUB answered OK); RDY is left to the caller. */
-async function subscribe(p: NsqProc, topic: string, channel: string): Promise<V2Conn> {
-  const c = await V2Conn.connect(p.tcpAddress!);
-  try {
-    await c.sub(topic, channel);
-    await c.expectResponse("OK");
-    return c;
-  } catch (err) {
-    await c.close();
-    throw err;
-  }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-/**
- * Reads and FINs (in batches) every message of `topic/channel` until the channel is drained:
- * no frame for 100 ms while /stats shows depth, in-flight and deferred all 0, so every message
- * delivered was received and FINned. Bounded by `timeoutMs`.
- */
-async function consumeAll(
-  p: NsqProc,
-  conn: V2Conn,
-  topic: string,
-  channel: string,
-  timeoutMs: number,
-): Promise<Msg[]> {
-  const got: Msg[] = [];
-  let fins: Uint8Array[] = [];
-  const flush = async () => {
-    if (fins.length === 0) return;
-    const batch = concat(fins);
-    fins = [];
-    await conn.send(batch);
-  };
-  await conn.rdy(2500);
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (performance.now() > deadline) {
-      const s = await channelStats(p, topic, channel).catch((e) => String(e));
-      throw new Error(
-        `${topic}/${channel} not drained within ${timeoutMs}ms: got ${got.length}, stats ` +
-          JSON.stringify(s),
-      );
-    }
-    let f: Frame | null = null;
-    try {
-      f = await conn.readFrame(100);
-    } catch (err) {
-      if (!(err as Error).message.startsWith("readFrame: no frame")) throw err;
-    }
-    if (f === null) {
-      await flush();
-      const s = await channelStats(p, topic, channel);
-      if (s.depth === 0 && s.in_flight_count === 0 && s.deferred_count === 0) return got;
-      continue;
-    }
-    if (f.type === 0) {
-      if (f.text === "_heartbeat_") await conn.nop();
-      continue;
-    }
-    if (f.type === 1) throw new Error(`error frame while consuming: ${f.text}`);
-    got.push(f.message!);
-    fins.push(encodeCommand("FIN", [f.message!.id]));
-    if (fins.length >= 256) await flush();
-  }
-}
 
 /** Reads exactly `n` messages (no FIN). */
 async function readMessages(conn: V2Conn, n: number): Promise<Msg[]> {
@@ -151,54 +24,6 @@ async function readMessages(conn: V2Conn, n: number): Promise<Msg[]> {
 }
 
 const bodyOf = (m: Msg) => td.decode(m.body);
-
-/** Parses a go-diskqueue metadata file: depth, read and write positions. */
-function parseMeta(text: string) {
-  const m = /^(-?\d+)\n(\d+),(\d+)\n(\d+),(\d+)\n$/.exec(text);
-  assert.ok(m, `metadata in go-diskqueue's "%d\\n%d,%d\\n%d,%d\\n" form: ${JSON.stringify(text)}`);
-  const [depth, readFileNum, readPos, writeFileNum, writePos] = m.slice(1).map(Number);
-  return { depth, readFileNum, readPos, writeFileNum, writePos };
-}
-
-/**
- * Reads the unread records of queue `name` straight from the files, as go-diskqueue would:
- * from (readFileNum, readPos) to (writeFileNum, writePos), `[int32 BE len][message]` each.
- */
-async function readDiskQueue(dir: string, name: string): Promise<Msg[]> {
-  const meta = parseMeta(await Deno.readTextFile(`${dir}/${name}.diskqueue.meta.dat`));
-  const out: Msg[] = [];
-  for (let n = meta.readFileNum; n <= meta.writeFileNum; n++) {
-    const fn = `${dir}/${name}.diskqueue.${String(n).padStart(6, "0")}.dat`;
-    let data: Uint8Array;
-    try {
-      data = await Deno.readFile(fn);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound && n === meta.writeFileNum && meta.writePos === 0) {
-        break; // go-diskqueue creates the write file lazily
-      }
-      throw err;
-    }
-    const end = n === meta.writeFileNum ? meta.writePos : data.length;
-    assert.ok(end <= data.length, `${fn}: writePos ${end} beyond its size ${data.length}`);
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    let pos = n === meta.readFileNum ? meta.readPos : 0;
-    while (pos < end) {
-      const len = view.getInt32(pos);
-      assert.ok(len >= 26 && pos + 4 + len <= end, `${fn}: bad record length ${len} at ${pos}`);
-      const rec = data.subarray(pos + 4, pos + 4 + len);
-      const rv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
-      out.push({
-        timestamp: rv.getBigInt64(0),
-        attempts: rv.getUint16(8),
-        id: td.decode(rec.subarray(10, 26)),
-        body: rec.slice(26),
-      });
-      pos += 4 + len;
-    }
-  }
-  assert.equal(out.length, meta.depth, `${name}: records on disk vs metadata depth`);
-  return out;
-}
 
 // ---- the test -------------------------------------------------------------------------------
 
@@ -249,7 +74,7 @@ Deno.test({
 
       // Channel A: take 400, then RDY 0 so nothing else arrives; FIN 250, REQ 50 for a minute,
       // hold 100 in flight.
-      const a = await subscribe(p1, topic, "A");
+      const a = await connectSub(p1, topic, "A");
       conns.push(a);
       await a.rdy(TAKEN);
       const taken = await readMessages(a, TAKEN);
@@ -370,14 +195,14 @@ Deno.test({
         ],
       );
 
-      const a2 = await subscribe(p2, topic, "A");
+      const a2 = await connectSub(p2, topic, "A");
       conns.push(a2);
-      const b2 = await subscribe(p2, topic, "B");
+      const b2 = await connectSub(p2, topic, "B");
       conns.push(b2);
       await post(p2, `/channel/unpause?topic=${topic}&channel=B`);
       const [gotA, gotB] = await Promise.all([
-        consumeAll(p2, a2, topic, "A", 20_000),
-        consumeAll(p2, b2, topic, "B", 20_000),
+        drainChannel(p2, a2, topic, "A", 20_000),
+        drainChannel(p2, b2, topic, "B", 20_000),
       ]);
 
       // A: exactly the unfinished ones, once each; nothing FINned came back.
@@ -404,10 +229,10 @@ Deno.test({
       assert.deepEqual(bodiesB.sort(), allB);
 
       // The paused topic keeps its messages until unpaused.
-      const c2 = await subscribe(p2, topic2, "c2");
+      const c2 = await connectSub(p2, topic2, "c2");
       conns.push(c2);
       await post(p2, `/topic/unpause?topic=${topic2}`);
-      const gotAudit = await consumeAll(p2, c2, topic2, "c2", 10_000);
+      const gotAudit = await drainChannel(p2, c2, topic2, "c2", 10_000);
       assert.deepEqual(gotAudit.map(bodyOf).sort(), audit);
 
       const status2 = await p2.stop("SIGTERM", 15_000);

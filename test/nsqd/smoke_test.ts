@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startNsqd, uniqueName } from "../_util/nsqd.ts";
 import { V2Conn } from "../_util/wire.ts";
+import { connectSub } from "../_util/protocol.ts";
 
 Deno.test("smoke: pub then sub receives, FIN", async () => {
   await using s = await startNsqd();
@@ -8,10 +9,7 @@ Deno.test("smoke: pub then sub receives, FIN", async () => {
   await using p = await V2Conn.connect(s.tcpAddress);
   await p.pub(topic, "hello");
   await p.expectResponse("OK");
-  await using c = await V2Conn.connect(s.tcpAddress);
-  await c.sub(topic, "ch");
-  await c.expectResponse("OK");
-  await c.rdy(1);
+  await using c = await connectSub(s, topic, "ch", { rdy: 1 });
   // topic existed before the channel: messages published before the channel existed are kept
   // in the topic and flow once the channel is created
   const m = await c.expectMessage();

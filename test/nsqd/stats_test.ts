@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  type ChannelStats,
   clientLine,
   type ClientStats,
   formatRfc3339,
@@ -11,71 +10,11 @@ import {
   renderStatsJson,
   renderStatsText,
   type StatsResponse,
-  type TopicStats,
 } from "../../lib/nsqd/stats.ts";
+import { channel, client, MEM_STATS_FIELDS, START_MS, START_S, topic } from "./_stats_fixtures.ts";
 import { formatDurationNanos } from "../../lib/internal/duration.ts";
 
-const START_MS = Date.UTC(2024, 0, 2, 3, 4, 5); // 2024-01-02T03:04:05Z
-const START_S = START_MS / 1000;
 const NOW_MS = START_MS + 3_723_456; // uptime 1h2m3.456s
-
-function client(over: Partial<ClientStats>): ClientStats {
-  return {
-    client_id: "c",
-    hostname: "h",
-    version: "V2",
-    remote_address: "127.0.0.1:1",
-    state: 3,
-    ready_count: 0,
-    in_flight_count: 0,
-    message_count: 0,
-    finish_count: 0,
-    requeue_count: 0,
-    connect_ts: START_S,
-    sample_rate: 0,
-    deflate: false,
-    snappy: false,
-    user_agent: "",
-    tls: false,
-    tls_cipher_suite: "",
-    tls_version: "",
-    tls_negotiated_protocol: "",
-    tls_negotiated_protocol_is_mutual: false,
-    ...over,
-  };
-}
-
-function channel(over: Partial<ChannelStats>): ChannelStats {
-  return {
-    channel_name: "ch",
-    depth: 0,
-    backend_depth: 0,
-    in_flight_count: 0,
-    deferred_count: 0,
-    message_count: 0,
-    requeue_count: 0,
-    timeout_count: 0,
-    client_count: 0,
-    clients: [],
-    paused: false,
-    e2e_processing_latency: { count: 0, percentiles: null },
-    ...over,
-  };
-}
-
-function topic(over: Partial<TopicStats>): TopicStats {
-  return {
-    topic_name: "t",
-    channels: [],
-    depth: 0,
-    backend_depth: 0,
-    message_count: 0,
-    message_bytes: 0,
-    paused: false,
-    e2e_processing_latency: { count: 0, percentiles: null },
-    ...over,
-  };
-}
 
 const worker = client({
   client_id: "worker-1",
@@ -387,17 +326,7 @@ Deno.test("client lines: producer form, IPv6 port, negative connected time", () 
 
 Deno.test("memStats uses Go's field names with non-negative integers", () => {
   const m = memStats({ pausesNs: [5000, 1000, 3_000_000], runs: 3 });
-  assert.deepEqual(Object.keys(m), [
-    "heap_objects",
-    "heap_idle_bytes",
-    "heap_in_use_bytes",
-    "heap_released_bytes",
-    "gc_pause_usec_100",
-    "gc_pause_usec_99",
-    "gc_pause_usec_95",
-    "next_gc_bytes",
-    "gc_total_runs",
-  ]);
+  assert.deepEqual(Object.keys(m), MEM_STATS_FIELDS);
   for (const v of Object.values(m)) assert.ok(Number.isInteger(v) && v >= 0);
   assert.ok(m.heap_in_use_bytes > 0);
   assert.equal(m.gc_pause_usec_100, 3000);

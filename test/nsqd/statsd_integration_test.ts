@@ -9,6 +9,7 @@ import type { NsqdOptions } from "../../lib/nsqd/options.ts";
 import { startNsqdStatsd } from "../../lib/nsqd/stats_collect.ts";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
 import { waitFor } from "../_util/wait.ts";
+import { MEM_STATS_FIELDS } from "./_stats_fixtures.ts";
 
 /** A UDP listener on 127.0.0.1 collecting every line it receives. */
 async function udpListener(): Promise<{ port: number; lines: string[]; close(): Promise<void> }> {
@@ -110,18 +111,7 @@ Deno.test("statsd: topic, channel, e2e and memory metrics; counters are deltas",
     assert.ok(ctx.lines.some((l) => l.startsWith(`${t}.e2e_processing_latency_99:`)));
     assert.ok(ctx.lines.some((l) => /\.channel\.ch\.e2e_processing_latency_99:\d+\|g$/.test(l)));
     // memory gauges and the GC counter (--statsd-mem-stats defaults to true)
-    for (
-      const k of [
-        "heap_objects",
-        "heap_idle_bytes",
-        "heap_in_use_bytes",
-        "heap_released_bytes",
-        "gc_pause_usec_100",
-        "gc_pause_usec_99",
-        "gc_pause_usec_95",
-        "next_gc_bytes",
-      ]
-    ) {
+    for (const k of MEM_STATS_FIELDS.filter((k) => k !== "gc_total_runs")) {
       const re = new RegExp(`^${ctx.prefix.replaceAll(".", "\\.")}mem\\.${k}:\\d+\\|g$`);
       assert.ok(ctx.lines.some((l) => re.test(l)), `mem.${k}`);
     }

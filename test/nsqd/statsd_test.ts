@@ -3,20 +3,7 @@ import dgram from "node:dgram";
 import { Logger } from "../../lib/internal/log.ts";
 import type { MemStats, StatsResponse, TopicStats } from "../../lib/nsqd/stats.ts";
 import { packStatsdLines, statsdLines, StatsdLoop, statsdPrefix } from "../../lib/nsqd/statsd.ts";
-
-function topic(name: string, over: Partial<TopicStats> = {}): TopicStats {
-  return {
-    topic_name: name,
-    channels: [],
-    depth: 0,
-    backend_depth: 0,
-    message_count: 0,
-    message_bytes: 0,
-    paused: false,
-    e2e_processing_latency: { count: 0, percentiles: null },
-    ...over,
-  };
-}
+import { channel, topic } from "./_stats_fixtures.ts";
 
 function stats(topics: TopicStats[]): StatsResponse {
   return { version: "1.3.0", health: "OK", start_time: 1, topics, producers: null };
@@ -24,7 +11,8 @@ function stats(topics: TopicStats[]): StatsResponse {
 
 function snapshot(messages: number): StatsResponse {
   return stats([
-    topic("orders", {
+    topic({
+      topic_name: "orders",
       message_count: messages,
       message_bytes: messages * 10,
       depth: 7,
@@ -33,38 +21,33 @@ function snapshot(messages: number): StatsResponse {
         count: 3,
         percentiles: [{ quantile: 0.99, value: 1234.9 }, { quantile: 0.5, value: 10 }],
       },
-      channels: [{
-        channel_name: "archive",
-        depth: 5,
-        backend_depth: 1,
-        in_flight_count: 3,
-        deferred_count: 4,
-        message_count: messages,
-        requeue_count: 6,
-        timeout_count: 2,
-        client_count: 9,
-        clients: null,
-        paused: false,
-        e2e_processing_latency: {
-          count: 1,
-          percentiles: [{ quantile: 0.985, value: 77 }],
-        },
-      }, {
-        channel_name: "tail#ephemeral",
-        depth: 1,
-        backend_depth: 0,
-        in_flight_count: 0,
-        deferred_count: 0,
-        message_count: messages,
-        requeue_count: 0,
-        timeout_count: 0,
-        client_count: 1,
-        clients: null,
-        paused: false,
-        e2e_processing_latency: { count: 0, percentiles: null },
-      }],
+      channels: [
+        channel({
+          channel_name: "archive",
+          depth: 5,
+          backend_depth: 1,
+          in_flight_count: 3,
+          deferred_count: 4,
+          message_count: messages,
+          requeue_count: 6,
+          timeout_count: 2,
+          client_count: 9,
+          clients: null,
+          e2e_processing_latency: {
+            count: 1,
+            percentiles: [{ quantile: 0.985, value: 77 }],
+          },
+        }),
+        channel({
+          channel_name: "tail#ephemeral",
+          depth: 1,
+          message_count: messages,
+          client_count: 1,
+          clients: null,
+        }),
+      ],
     }),
-    topic("scratch#ephemeral", { message_count: 3, depth: 1 }),
+    topic({ topic_name: "scratch#ephemeral", message_count: 3, depth: 1 }),
   ]);
 }
 

@@ -1,5 +1,6 @@
 /** Test helpers for the protocol transports: data generators and an in-memory Transport pair. */
 import type { Transport } from "../../lib/protocol/transport.ts";
+import { concat } from "../_util/wire.ts";
 
 /** `n` random bytes (crypto.getRandomValues is limited to 64 KiB per call). */
 export function randomBytes(n: number): Uint8Array {
@@ -28,16 +29,6 @@ export function messageBytes(n: number, seed = 1): Uint8Array {
     const take = Math.min(200, n - o);
     out.set(frame.subarray(0, take), o);
     o += take;
-  }
-  return out;
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
   }
   return out;
 }

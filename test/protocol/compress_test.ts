@@ -5,15 +5,8 @@ import { UnsnappyStream } from "snappystream";
 import { DeflateTransport, SnappyTransport } from "../../lib/protocol/compress.ts";
 import { SnappyFrameDecoder, SnappyFrameEncoder } from "../../lib/protocol/snappy.ts";
 import { type Transport, writeAll } from "../../lib/protocol/transport.ts";
-import {
-  concat,
-  memoryPipe,
-  messageBytes,
-  randomBytes,
-  readAll,
-  readN,
-  tcpPair,
-} from "./_helpers.ts";
+import { memoryPipe, messageBytes, randomBytes, readAll, readN, tcpPair } from "./_helpers.ts";
+import { concat } from "../_util/wire.ts";
 
 const inflateSync = (p: Uint8Array) =>
   new Uint8Array(zlib.inflateRawSync(p, { finishFlush: zlib.constants.Z_SYNC_FLUSH }));

@@ -12,7 +12,8 @@ import {
   SnappyFrameEncoder,
   STREAM_IDENTIFIER,
 } from "../../lib/protocol/snappy.ts";
-import { concat, messageBytes, randomBytes } from "./_helpers.ts";
+import { messageBytes, randomBytes } from "./_helpers.ts";
+import { concat } from "../_util/wire.ts";
 
 const SIZES = [0, 1, 10, 16, 17, 18, 100, 4096, 65535, 65536, 65537, 200_000];
 

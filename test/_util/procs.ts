@@ -1,14 +1,20 @@
 /**
- * Real `nsq` processes for the cluster tests: `deno run -A main.ts <cmd> [flags]` on 127.0.0.1
- * port 0, the bound addresses parsed from the `TCP: listening on` / `HTTP: listening on` log lines,
- * readiness awaited with a deadline, every log line kept (and echoed when NSQ_TEST_LOG=1), and a
- * stop that always awaits the exit and drains the pipes, so `--sanitize-ops --sanitize-resources`
- * hold. Private to test/cluster.
+ * Real `nsq` processes for the cluster and durability tests: `deno run -A main.ts <cmd> [flags]`
+ * on 127.0.0.1 port 0, the bound addresses parsed from the `TCP: listening on` / `HTTP: listening
+ * on` log lines, readiness awaited with a deadline, every log line kept (and echoed when
+ * NSQ_TEST_LOG=1), and a stop that always awaits the exit and drains the pipes, so
+ * `--sanitize-ops --sanitize-resources` hold.
+ *
+ * Then: lookupd/nsqd clusters (lookupd answers, groups), and one nsqd over a given data dir with
+ * its HTTP API, `/stats` and a draining consumer (restart, crash, corruption, lock tests).
  *
  * @module
  */
-import { waitFor } from "../_util/wait.ts";
-import { V2Conn } from "../_util/wire.ts";
+import assert from "node:assert/strict";
+import { splitHostPort } from "../../lib/internal/net_addr.ts";
+import { connectSub, publishTo } from "./protocol.ts";
+import { waitFor } from "./wait.ts";
+import { concat, encodeCommand, type Frame, type Msg, type V2Conn } from "./wire.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -219,7 +225,7 @@ export async function pollUntil(
 
 /** The port of a `host:port` address. */
 export function portOf(addr: string): number {
-  return Number(addr.slice(addr.lastIndexOf(":") + 1));
+  return splitHostPort(addr).port;
 }
 
 /** Options for {@linkcode startNsqlookupd}. */
@@ -478,24 +484,13 @@ export async function expectChannel(
 // ---- nsqd over TCP --------------------------------------------------------------------------
 
 /** Publishes `bodies` to `topic` on `n` with one MPUB over a fresh V2 connection. */
-export async function publish(n: NsqdProc, topic: string, bodies: string[]): Promise<void> {
-  await using c = await V2Conn.connect(n.proc.tcpAddress!);
-  if (bodies.length === 1) await c.pub(topic, bodies[0]);
-  else await c.mpub(topic, bodies);
-  await c.expectResponse("OK");
+export function publish(n: NsqdProc, topic: string, bodies: string[]): Promise<void> {
+  return publishTo(n.proc, topic, ...bodies);
 }
 
 /** Opens a V2 connection subscribed to `topic`/`channel` on `n` (SUB answered OK). */
-export async function subscribe(n: NsqdProc, topic: string, channel: string): Promise<V2Conn> {
-  const c = await V2Conn.connect(n.proc.tcpAddress!);
-  try {
-    await c.sub(topic, channel);
-    await c.expectResponse("OK");
-    return c;
-  } catch (err) {
-    await c.close();
-    throw err;
-  }
+export function subscribe(n: NsqdProc, topic: string, channel: string): Promise<V2Conn> {
+  return connectSub(n.proc, topic, channel);
 }
 
 // ---- groups ---------------------------------------------------------------------------------
@@ -589,4 +584,140 @@ export async function withLogs<T>(cluster: Cluster, fn: () => Promise<T>): Promi
     e.message += `\n--- process logs ---\n${cluster.logs()}`;
     throw e;
   }
+}
+
+// ---- one nsqd over a data dir ---------------------------------------------------------------
+
+/**
+ * `nsqd` on 127.0.0.1 port 0 (TCP and HTTP) over `dataPath`, plus `args`. Ready once both
+ * listen, or when `ready` says so (`(p) => p.status !== null` for one expected to fail).
+ */
+export function spawnNsqd(
+  name: string,
+  dataPath: string,
+  args: string[] = [],
+  ready?: (p: NsqProc) => boolean,
+): Promise<NsqProc> {
+  return NsqProc.spawn({
+    command: "nsqd",
+    name,
+    args: [
+      "--tcp-address=127.0.0.1:0",
+      "--http-address=127.0.0.1:0",
+      `--data-path=${dataPath}`,
+      ...args,
+    ],
+    ready,
+  });
+}
+
+/** POSTs to the HTTP API of `p` and asserts 200. */
+export async function post(p: NsqProc, path: string): Promise<void> {
+  const res = await fetch(`http://${p.httpAddress}${path}`, { method: "POST" });
+  const text = await res.text();
+  assert.equal(res.status, 200, `POST ${path}: ${res.status} ${text}`);
+}
+
+/** A channel of `/stats?format=json`: the fields these tests read. */
+export interface ChannelStatsJson {
+  channel_name: string;
+  depth: number;
+  in_flight_count: number;
+  deferred_count: number;
+  paused: boolean;
+}
+
+/** A topic of `/stats?format=json`: the fields these tests read. */
+export interface TopicStatsJson {
+  topic_name: string;
+  depth: number;
+  paused: boolean;
+  channels: ChannelStatsJson[];
+}
+
+/** `/stats?format=json` topics of `p` (asserted 200), sorted by name, channels too. */
+export async function topicStats(p: NsqProc): Promise<TopicStatsJson[]> {
+  const r = await getJson<{ topics: TopicStatsJson[] }>(p.httpAddress!, "/stats?format=json");
+  assert.equal(r.status, 200);
+  const byName = <T>(key: (t: T) => string) => (a: T, b: T) => key(a) < key(b) ? -1 : 1;
+  const topics = [...r.body.topics].sort(byName((t) => t.topic_name));
+  for (const t of topics) t.channels = [...t.channels].sort(byName((c) => c.channel_name));
+  return topics;
+}
+
+/** One channel of `/stats`; throws when `p` does not have it. */
+export async function channelStats(
+  p: NsqProc,
+  topic: string,
+  channel: string,
+): Promise<ChannelStatsJson> {
+  const t = (await topicStats(p)).find((t) => t.topic_name === topic);
+  const c = t?.channels.find((c) => c.channel_name === channel);
+  if (c === undefined) throw new Error(`no channel ${topic}/${channel} in /stats`);
+  return c;
+}
+
+/**
+ * Reads and FINs (in batches) every message of `topic/channel` on `conn`, already subscribed,
+ * after RDY 2500, until the channel is drained: no frame for 100 ms while /stats shows depth,
+ * in-flight and deferred all 0, so every message delivered was received and FINned. Bounded by
+ * `timeoutMs`.
+ */
+export async function drainChannel(
+  p: NsqProc,
+  conn: V2Conn,
+  topic: string,
+  channel: string,
+  timeoutMs: number,
+): Promise<Msg[]> {
+  const got: Msg[] = [];
+  let fins: Uint8Array[] = [];
+  const flush = async () => {
+    if (fins.length === 0) return;
+    const batch = concat(fins);
+    fins = [];
+    await conn.send(batch);
+  };
+  await conn.rdy(2500);
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (performance.now() > deadline) {
+      const s = await channelStats(p, topic, channel).catch((e) => String(e));
+      throw new Error(
+        `${topic}/${channel} not drained within ${timeoutMs}ms: got ${got.length}, stats ` +
+          JSON.stringify(s),
+      );
+    }
+    let f: Frame | null = null;
+    try {
+      f = await conn.readFrame(100);
+    } catch (err) {
+      if (!(err as Error).message.startsWith("readFrame: no frame")) throw err;
+    }
+    if (f === null) {
+      await flush();
+      const s = await channelStats(p, topic, channel);
+      if (s.depth === 0 && s.in_flight_count === 0 && s.deferred_count === 0) return got;
+      continue;
+    }
+    if (f.type === 0) {
+      if (f.text === "_heartbeat_") await conn.nop();
+      continue;
+    }
+    if (f.type === 1) throw new Error(`error frame while consuming: ${f.text}`);
+    got.push(f.message!);
+    fins.push(encodeCommand("FIN", [f.message!.id]));
+    if (fins.length >= 256) await flush();
+  }
+}
+
+/** {@linkcode drainChannel} over a fresh connection subscribed to `topic/channel`. */
+export async function consumeAll(
+  p: NsqProc,
+  topic: string,
+  channel: string,
+  timeoutMs: number,
+): Promise<Msg[]> {
+  await using conn = await connectSub(p, topic, channel);
+  return await drainChannel(p, conn, topic, channel, timeoutMs);
 }
