@@ -10,6 +10,7 @@
  */
 import { monoNow } from "../internal/clock.ts";
 import { Logger } from "../internal/log.ts";
+import { encodeFrame, FRAME_TYPE_ERROR } from "../protocol/frame_writer.ts";
 import { TaskGroup } from "../internal/task_group.ts";
 import type { Daemon } from "../internal/daemon.ts";
 import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";
@@ -601,11 +602,6 @@ export class Nsqd implements Daemon {
     if (!c.ephemeral) this.#schedulePersist();
   }
 
-  /** Called after a pause/unpause (HTTP) to persist the flag. */
-  notifyPauseChanged(): void {
-    this.#schedulePersist();
-  }
-
   // ---- backends and health -------------------------------------------------------------------
 
   newBackend(name: string, ephemeral: boolean): BackendQueue {
@@ -683,18 +679,6 @@ export class Nsqd implements Daemon {
       c.processTimeouts(now);
     }
   }
-
-  newClientId(): number {
-    return ++this.#nextClientId;
-  }
 }
 
-const BAD_PROTOCOL_FRAME = (() => {
-  const body = new TextEncoder().encode("E_BAD_PROTOCOL");
-  const out = new Uint8Array(8 + body.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, 4 + body.length);
-  dv.setUint32(4, 1);
-  out.set(body, 8);
-  return out;
-})();
+const BAD_PROTOCOL_FRAME = encodeFrame(FRAME_TYPE_ERROR, "E_BAD_PROTOCOL");

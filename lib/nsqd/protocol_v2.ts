@@ -234,44 +234,33 @@ class ProtocolV2 {
    */
   #exec(params: string[], body: number, end: number): Result {
     const cmd = params[0];
+    if (cmd !== "IDENTIFY") this.#enforceTls(cmd);
     switch (cmd) {
       case "FIN":
-        this.#enforceTls(cmd);
         return this.#fin(params);
       case "RDY":
-        this.#enforceTls(cmd);
         return this.#rdy(params);
       case "REQ":
-        this.#enforceTls(cmd);
         return this.#req(params);
       case "PUB":
-        this.#enforceTls(cmd);
         return this.#pub(params, body, end);
       case "MPUB":
-        this.#enforceTls(cmd);
         return this.#mpub(params, body, end);
       case "DPUB":
-        this.#enforceTls(cmd);
         return this.#dpub(params, body, end);
       case "NOP":
-        this.#enforceTls(cmd);
         return 0;
       case "TOUCH":
-        this.#enforceTls(cmd);
         return this.#touch(params);
       case "SUB":
-        this.#enforceTls(cmd);
         return this.#sub(params);
       case "CLS":
-        this.#enforceTls(cmd);
         return this.#cls();
       case "AUTH":
-        this.#enforceTls(cmd);
         return this.#auth(params, body, end);
       case "IDENTIFY":
         return this.#identify(body, end);
       default:
-        this.#enforceTls(cmd);
         throw new FatalError(`E_INVALID invalid command ${cmd}`);
     }
   }
