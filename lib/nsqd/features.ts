@@ -43,8 +43,6 @@ export async function loadFeatures(opts: NsqdOptions): Promise<LoadedFeatures> {
   const tlsConfig = tls;
   const features: NsqdFeatures = {
     tls: tlsConfig !== null,
-    snappy: true,
-    deflate: true,
     upgrade: (c, req) => upgrade(c, req, opts, tlsConfig),
     authenticate: (c, secret) => authenticate(c, secret, opts),
   };

@@ -61,13 +61,12 @@ export interface UpgradeRequest {
 }
 
 /**
- * The optional capabilities: TLS, compression and auth. They start unavailable (IDENTIFY answers
- * them truthfully as false) and are installed by the modules that implement them.
+ * The capabilities implemented outside the protocol code: TLS, compression and auth
+ * (features.ts installs them at start; until then upgrades and auth fail).
  */
 export interface NsqdFeatures {
+  /** TLS is configured (--tls-cert and --tls-key). */
   tls: boolean;
-  snappy: boolean;
-  deflate: boolean;
   /** Performs the negotiated upgrades in order, sending `OK` after each. */
   upgrade(client: ClientV2, req: UpgradeRequest): Promise<void>;
   /** Queries the auth server, sets `client.auth`; resolves with the permission count. */
@@ -84,8 +83,6 @@ export class Nsqd implements Daemon {
   lookup: LookupNotifier | null = null;
   features: NsqdFeatures = {
     tls: false,
-    snappy: false,
-    deflate: false,
     upgrade: () => Promise.reject(new Error("upgrades are not available")),
     authenticate: () => Promise.reject(new Error("auth is not available")),
   };

@@ -31,6 +31,8 @@ import { TLS_NOT_REQUIRED } from "./options.ts";
 
 /** Longest command line (Go's 16 KiB bufio reader): longer closes the connection silently. */
 const MAX_LINE = 16 * 1024;
+/** The read buffer's usual size; it grows for a larger body and shrinks back afterwards. */
+const READ_BUFFER_SIZE = 64 * 1024;
 /** The pending command needs more bytes than have been read. */
 const NEED_MORE = -2;
 /** The connection must close (a fatal error was queued, or the peer misbehaved). */
@@ -65,7 +67,7 @@ export async function serveV2(nsqd: Nsqd, client: ClientV2, initial: Uint8Array)
 class ProtocolV2 {
   readonly nsqd: Nsqd;
   readonly client: ClientV2;
-  #buf = new Uint8Array(64 * 1024);
+  #buf = new Uint8Array(READ_BUFFER_SIZE);
   #dv = new DataView(this.#buf.buffer);
   /** Total bytes (from the command's start) the pending command needs, when known. */
   #need = 0;
@@ -98,6 +100,7 @@ class ProtocolV2 {
         if (r === CLOSE) return await this.#closeAfterFlush();
         if (r === NEED_MORE) break;
         start += r;
+        this.#need = 0;
         // The read deadline covers a whole command, as Go sets it once per command: bytes
         // trickling into a body do not extend it, a completed command does.
         client.lastReadAt = monoNow();
@@ -125,6 +128,11 @@ class ProtocolV2 {
       // Keep the unparsed tail at the front; grow for a large pending body.
       if (start === end) {
         start = end = 0;
+        // A buffer grown for one large body goes back to its normal size once drained.
+        if (this.#buf.length > READ_BUFFER_SIZE) {
+          this.#buf = new Uint8Array(READ_BUFFER_SIZE);
+          this.#dv = new DataView(this.#buf.buffer);
+        }
       } else if (start > 0 && (end === this.#buf.length || start + this.#need > this.#buf.length)) {
         this.#buf.copyWithin(0, start, end);
         end -= start;
@@ -317,11 +325,11 @@ class ProtocolV2 {
     const o = this.nsqd.opts;
     const features = this.nsqd.features;
     const tlsV1 = features.tls && data.tls_v1 === true;
-    const deflate = features.deflate && o.deflate && data.deflate === true;
+    const deflate = o.deflate && data.deflate === true;
     let deflateLevel = 6;
     if (deflate && (data.deflate_level ?? 0) > 0) deflateLevel = data.deflate_level!;
     if (o.maxDeflateLevel < deflateLevel) deflateLevel = o.maxDeflateLevel;
-    const snappy = features.snappy && o.snappy && data.snappy === true;
+    const snappy = o.snappy && data.snappy === true;
     if (deflate && snappy) {
       throw new FatalError("E_IDENTIFY_FAILED cannot enable both deflate and snappy compression");
     }
