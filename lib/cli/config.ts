@@ -16,7 +16,7 @@
  */
 import { parse as parseToml } from "smol-toml";
 import { parseLogLevel } from "../internal/log.ts";
-import type { OptionSpec } from "../nsqd/options.ts";
+import type { OptionSpec } from "../internal/options.ts";
 import { parseDuration } from "../internal/duration.ts";
 import { parseError, parseGoBool, parseGoFloat, parseGoInt } from "./flags.ts";
 import {

@@ -6,7 +6,8 @@
 import type { Daemon } from "../internal/daemon.ts";
 import { Logger, type LogLevel, type LogSink } from "../internal/log.ts";
 import { joinHostPort } from "../internal/net_addr.ts";
-import { defaultNsqdOptions, type NsqdOptions, optionGroup } from "../nsqd/options.ts";
+import { defaultNsqdOptions, type NsqdOptions } from "../nsqd/options.ts";
+import { optionGroup } from "../internal/options.ts";
 import { defaultNsqlookupdOptions, type NsqlookupdOptions } from "../nsqlookupd/options.ts";
 import { validateNsqdOptions } from "./nsqd.ts";
 import { type Output, processOutput } from "./output.ts";

@@ -11,7 +11,7 @@ import {
   TLS_REQUIRED_EXCEPT_HTTP,
   TLS_VERSIONS,
   type TlsRequired,
-} from "../nsqd/options.ts";
+} from "../internal/options.ts";
 import { formatDuration, parseDuration } from "../internal/duration.ts";
 import { goQuote, parseError, parseGoBool, parseGoFloat, parseGoInt } from "./flags.ts";
 

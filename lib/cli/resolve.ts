@@ -9,7 +9,7 @@
  * `--lookupd-tcp-address`).
  */
 import { Logger } from "../internal/log.ts";
-import type { OptionSpec } from "../nsqd/options.ts";
+import type { OptionSpec } from "../internal/options.ts";
 import { versionLine } from "../version.ts";
 import { coerceConfigValue, ConfigError, type ConfigMap, loadConfigFile } from "./config.ts";
 import { type FlagDef, FlagError, parseFlags, parseGoBool } from "./flags.ts";

@@ -1,26 +1,28 @@
 /**
- * A message as nsqd holds it (spec §1.4).
- *
- * Serialized (on the wire inside a message frame, and as a diskqueue record):
- * `[8-byte int64 timestamp ns][2-byte uint16 attempts][16-byte ASCII hex id][body]`.
- *
- * The timestamp is kept as two uint32 halves because nanoseconds since 1970 exceed 2^53: the
- * halves round-trip Go's bytes exactly. The id is the 16-character hex string (it keys the
+ * A message as nsqd holds it: the shared layout of lib/protocol/message.ts plus per-channel
+ * delivery state. The id is the 16-character hex string (it keys the
  * in-flight and deferred maps and is compared to what FIN/REQ/TOUCH send). Fan-out to several
  * channels shares `body`; each channel gets its own Message for attempts and delivery state.
  */
 import { wallNowMs } from "../internal/clock.ts";
 import type { ClientV2 } from "./client_v2.ts";
+import {
+  latin1,
+  MSG_HEADER_LENGTH,
+  type WireMessage,
+  writeMessageHeader,
+} from "../protocol/message.ts";
 
-export const MSG_ID_LENGTH = 16;
-/** 8 (timestamp) + 2 (attempts) + 16 (id). */
-export const MSG_HEADER_LENGTH = 26;
-/** Smallest valid serialized message, also go-diskqueue's minimum record size. */
-export const MIN_VALID_MSG_LENGTH = MSG_HEADER_LENGTH;
+export {
+  latin1,
+  MIN_VALID_MSG_LENGTH,
+  MSG_HEADER_LENGTH,
+  MSG_ID_LENGTH,
+} from "../protocol/message.ts";
 
 const TWO_32 = 4294967296;
 
-export class Message {
+export class Message implements WireMessage {
   id: string;
   body: Uint8Array;
   tsHi: number;
@@ -82,13 +84,9 @@ export class Message {
 
   /** Writes the serialized message at `off` of `buf` (which must have room); returns the end. */
   writeTo(buf: Uint8Array, dv: DataView, off: number): number {
-    dv.setUint32(off, this.tsHi);
-    dv.setUint32(off + 4, this.tsLo);
-    dv.setUint16(off + 8, this.attempts);
-    const id = this.id;
-    for (let i = 0; i < MSG_ID_LENGTH; i++) buf[off + 10 + i] = id.charCodeAt(i);
-    buf.set(this.body, off + MSG_HEADER_LENGTH);
-    return off + MSG_HEADER_LENGTH + this.body.length;
+    const start = writeMessageHeader(buf, dv, off, this.tsHi, this.tsLo, this.attempts, this.id);
+    buf.set(this.body, start);
+    return start + this.body.length;
   }
 
   /** The serialized bytes (a diskqueue record). */
@@ -112,39 +110,4 @@ export class Message {
       dv.getUint16(8),
     );
   }
-}
-
-/** Bytes [start, end) as a string of char codes (for ASCII names, ids and numbers). */
-export function latin1(buf: Uint8Array, start: number, end: number): string {
-  if (end - start === 16) {
-    return String.fromCharCode(
-      buf[start],
-      buf[start + 1],
-      buf[start + 2],
-      buf[start + 3],
-      buf[start + 4],
-      buf[start + 5],
-      buf[start + 6],
-      buf[start + 7],
-      buf[start + 8],
-      buf[start + 9],
-      buf[start + 10],
-      buf[start + 11],
-      buf[start + 12],
-      buf[start + 13],
-      buf[start + 14],
-      buf[start + 15],
-    );
-  }
-  if (end - start <= 1024) {
-    return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
-  }
-  let s = "";
-  for (let i = start; i < end; i += 1024) {
-    s += String.fromCharCode.apply(
-      null,
-      buf.subarray(i, Math.min(end, i + 1024)) as unknown as number[],
-    );
-  }
-  return s;
 }

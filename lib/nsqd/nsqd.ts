@@ -28,7 +28,7 @@ import { loadFeatures } from "./features.ts";
 import { startNsqdHttp } from "./http.ts";
 import { LookupClient } from "./lookup.ts";
 import { startNsqdStatsd } from "./stats_collect.ts";
-import { osHostname } from "./options.ts";
+import { osHostname } from "../internal/options.ts";
 
 /** Shape of nsqd.dat (Go's Metadata struct). */
 interface MetadataFile {

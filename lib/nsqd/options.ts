@@ -9,13 +9,23 @@
  */
 import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
-import { LOG_LEVELS, type LogLevel } from "../internal/log.ts";
+import type { LogLevel } from "../internal/log.ts";
+import {
+  findOptionByKey,
+  optionGroup,
+  optionJsonValue,
+  type OptionSpec,
+  osHostname,
+  TLS_NOT_REQUIRED,
+  type TlsRequired,
+} from "../internal/options.ts";
 
-/** `--tls-required`: Go stores 0 (not required), 1 (required), 2 (tcp-https). */
-export type TlsRequired = 0 | 1 | 2;
-export const TLS_NOT_REQUIRED: TlsRequired = 0;
-export const TLS_REQUIRED: TlsRequired = 1;
-export const TLS_REQUIRED_EXCEPT_HTTP: TlsRequired = 2;
+export {
+  TLS_NOT_REQUIRED,
+  TLS_REQUIRED,
+  TLS_REQUIRED_EXCEPT_HTTP,
+  type TlsRequired,
+} from "../internal/options.ts";
 
 export interface NsqdOptions {
   // basic options
@@ -100,15 +110,6 @@ export interface NsqdOptions {
   snappy: boolean;
 }
 
-/** The OS hostname, or "localhost" where it cannot be read. */
-export function osHostname(): string {
-  try {
-    return Deno.hostname();
-  } catch {
-    return "localhost";
-  }
-}
-
 /** Every default, as Go nsqd 1.3.0's NewOptions() sets them. */
 export function defaultNsqdOptions(): NsqdOptions {
   return {
@@ -189,60 +190,8 @@ export function defaultNodeId(hostname: string): number {
 // The option table: the one source for command-line flags, TOML keys, --help and GET /config/:opt
 // (lib/cli parses with it; the HTTP API renders with it). Defaults stay in defaultNsqdOptions().
 
-/**
- * How an option is written on the command line and in TOML, and rendered by GET /config/:opt:
- * - `string`, `int`, `bool`: as Go's flag package; `int` renders as a JSON number.
- * - `duration`: Go duration text (`60s`); stored in ms; TOML integers mean ms; renders as ns.
- * - `stringList` / `floatList`: repeatable flags, also comma-separated; TOML array or string.
- * - `logLevel`: debug..fatal; renders as its number (LOG_LEVELS).
- * - `tlsRequired`: boolean-style flag that also accepts `tcp-https`; renders 0, 1 or 2.
- * - `tlsMinVersion`: `tls1.0`..`tls1.3`; renders as Go's uint16 (0x0301 = 769 ..).
- */
-export type OptionKind =
-  | "string"
-  | "int"
-  | "bool"
-  | "duration"
-  | "stringList"
-  | "floatList"
-  | "logLevel"
-  | "tlsRequired"
-  | "tlsMinVersion";
-
-/** One row of a daemon's option table. */
-export interface OptionSpec<O> {
-  /** Command-line flag name, without dashes (`mem-queue-size`). */
-  readonly flag: string;
-  /** The options field it sets. */
-  readonly field: keyof O & string;
-  /** TOML and GET /config/:opt key: the flag with `-` → `_` unless Go's `cfg` tag says otherwise. */
-  readonly key: string;
-  readonly kind: OptionKind;
-  /** The options.go section it belongs to (a --help heading). */
-  readonly group: string;
-  /** Help text, as Go nsqd words it. */
-  readonly help: string;
-  /** Allowed values for string / stringList options checked while parsing. */
-  readonly choices?: readonly string[];
-}
-
-/** `--tls-min-version` names and Go's `tls.Version*` numbers (GET /config/tls_min_version). */
-export const TLS_VERSIONS: Readonly<Record<string, number>> = {
-  "tls1.0": 0x0301,
-  "tls1.1": 0x0302,
-  "tls1.2": 0x0303,
-  "tls1.3": 0x0304,
-};
-
 /** [master-only] `--enable-experiment` values nsqd knows. */
 export const EXPERIMENTS: readonly string[] = ["topology-aware-consumption"];
-
-type Row<O> = Omit<OptionSpec<O>, "group" | "key"> & { key?: string };
-
-/** Builds a group of rows; the config key defaults to the flag name with `-` → `_`. */
-export function optionGroup<O>(group: string, rows: Row<O>[]): OptionSpec<O>[] {
-  return rows.map((r) => ({ ...r, group, key: r.key ?? r.flag.replaceAll("-", "_") }));
-}
 
 /** Every nsqd option that is a flag, grouped and ordered like Go's nsqdFlagSet. */
 export const nsqdOptionTable: readonly OptionSpec<NsqdOptions>[] = [
@@ -580,36 +529,6 @@ export const nsqdOptionTable: readonly OptionSpec<NsqdOptions>[] = [
     },
   ]),
 ];
-
-/** The row whose config key is `key` (`mem_queue_size`, `id`, `nsqlookupd_tcp_addresses`). */
-export function findOptionByKey<O>(
-  table: readonly OptionSpec<O>[],
-  key: string,
-): OptionSpec<O> | undefined {
-  return table.find((o) => o.key === key);
-}
-
-/**
- * An option's current value shaped like Go's `encoding/json` renders the Go field: durations in
- * nanoseconds, the log level as its number, `tls_required` as 0/1/2, `tls_min_version` as
- * Go's uint16, lists as arrays.
- */
-export function optionJsonValue<O>(spec: OptionSpec<O>, opts: O): unknown {
-  const v = opts[spec.field] as unknown;
-  switch (spec.kind) {
-    case "duration":
-      return Math.round((v as number) * 1_000_000);
-    case "logLevel":
-      return LOG_LEVELS[v as LogLevel];
-    case "tlsMinVersion":
-      return TLS_VERSIONS[v as string] ?? 0;
-    case "stringList":
-    case "floatList":
-      return [...(v as unknown[])];
-    default:
-      return v;
-  }
-}
 
 /**
  * GET /config/:opt for nsqd: the value of the option whose config key is `key`, rendered like Go

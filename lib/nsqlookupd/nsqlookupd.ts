@@ -7,7 +7,7 @@ import type { Daemon } from "../internal/daemon.ts";
 import type { Logger } from "../internal/log.ts";
 import { TaskGroup } from "../internal/task_group.ts";
 import { versionLine } from "../version.ts";
-import { osHostname } from "../nsqd/options.ts";
+import { osHostname } from "../internal/options.ts";
 import { formatAddr, splitHostPort } from "../internal/net_addr.ts";
 import { type HttpServerHandle, serveHttp } from "../http/v1.ts";
 import type { NsqlookupdOptions } from "./options.ts";

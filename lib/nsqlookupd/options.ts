@@ -10,7 +10,7 @@ import {
   optionJsonValue,
   type OptionSpec,
   osHostname,
-} from "../nsqd/options.ts";
+} from "../internal/options.ts";
 
 export interface NsqlookupdOptions {
   logLevel: LogLevel;

@@ -9,7 +9,7 @@
  */
 import { monoNow } from "../internal/clock.ts";
 import { type Transport, writeAll } from "./transport.ts";
-import type { Message } from "../nsqd/message.ts";
+import type { WireMessage } from "./message.ts";
 
 export const FRAME_TYPE_RESPONSE = 0;
 export const FRAME_TYPE_ERROR = 1;
@@ -99,7 +99,7 @@ export class FrameWriter {
   }
 
   /** Appends a message frame, serializing `msg` in place. */
-  writeMessage(msg: Message): void {
+  writeMessage(msg: WireMessage): void {
     const size = msg.size;
     this.#reserve(8 + size);
     this.#dv.setUint32(this.#len, 4 + size);

@@ -3,11 +3,11 @@ import { nsqdCommand, parseNsqdArgs } from "../../lib/cli/nsqd.ts";
 import type { CliOutcome } from "../../lib/cli/resolve.ts";
 import {
   defaultNsqdOptions,
-  findOptionByKey,
   nsqdConfigValue,
   type NsqdOptions,
   nsqdOptionTable,
 } from "../../lib/nsqd/options.ts";
+import { findOptionByKey } from "../../lib/internal/options.ts";
 import { versionLine } from "../../lib/version.ts";
 
 function options(argv: string[]): NsqdOptions {
