@@ -54,6 +54,15 @@ export function validateNsqdOptions(opts: NsqdOptions): string | undefined {
   for (const p of opts.e2eProcessingLatencyPercentiles) {
     if (!(p > 0 && p <= 1)) return fail(`invalid E2E processing latency percentile: ${p}`);
   }
+  // Beyond NSQ (not Go checks): the extra flags of docs/beyond-nsq.md.
+  if (opts.maxTopicDepth < 0) return fail("--max-topic-depth must be >= 0");
+  if (opts.maxAttempts < 0 || opts.maxAttempts > 65535) {
+    return fail("--max-attempts must be [0,65535]");
+  }
+  if (opts.maxDeferredInMemory < 0) return fail("--max-deferred-in-memory must be >= 0");
+  if (opts.deadLetterTopicSuffix !== "" && !/^[.a-zA-Z0-9_-]+$/.test(opts.deadLetterTopicSuffix)) {
+    return fail("--dead-letter-topic-suffix must be characters valid in a topic name");
+  }
   return undefined;
 }
 

@@ -32,6 +32,12 @@ export class Fifo<T> {
     return item;
   }
 
+  /** The item `i` places from the head (0 = next to shift), or undefined past the end. */
+  at(i: number): T | undefined {
+    if (i < 0 || i >= this.#len) return undefined;
+    return this.#buf[(this.#head + i) & (this.#buf.length - 1)];
+  }
+
   /** Removes and returns everything, oldest first. */
   drain(): T[] {
     const out: T[] = [];

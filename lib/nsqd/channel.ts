@@ -88,6 +88,13 @@ export class Channel {
     return this.#inFlightPq.length > 0 || this.#deferredPq.length > 0;
   }
 
+  /** For peek.ts: the first `n` messages of the memory queue. */
+  peekMemory(n: number): Message[] {
+    const out: Message[] = [];
+    for (let i = 0; i < n && i < this.#mem.length; i++) out.push(this.#mem.at(i)!);
+    return out;
+  }
+
   // ---- message entry ----------------------------------------------------------------------
 
   /** A message from the topic's fan-out (counted; DPUB'd ones go to the deferred queue). */

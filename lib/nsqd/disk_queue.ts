@@ -348,6 +348,26 @@ export class DiskQueue implements BackendQueue {
     return this.close();
   }
 
+  /**
+   * The persisted positions as they stand now: where the next record to hand out starts and
+   * where the written data ends (peek reads the files from here; deferred.ts compares them
+   * across a restart). Records still in the write buffer are not on disk yet: await `flushed()`.
+   */
+  position(): DiskQueueMeta {
+    return {
+      depth: this.#depth - this.#unwritten,
+      readFileNum: this.#readFileNum,
+      readPos: this.#readPos,
+      writeFileNum: this.#writeFileNum,
+      writePos: this.#writePos,
+    };
+  }
+
+  /** The path of data file `fileNum` (`<dataPath>/<name>.diskqueue.<%06d>.dat`). */
+  fileName(fileNum: number): string {
+    return dataFileName(this.#dataPath, this.name, fileNum);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Startup
 

@@ -41,6 +41,9 @@ import { processMetrics, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./pro
 import { renderStatsJson, renderStatsText } from "./stats.ts";
 import { collectStats } from "./stats_collect.ts";
 import type { Topic } from "./topic.ts";
+import type { BackendQueue } from "./backend_queue.ts";
+import { DiskQueue } from "./disk_queue.ts";
+import { MAX_PEEK, peekQueued, renderPeekJson } from "./peek.ts";
 
 /** Options of {@linkcode startNsqdHttp}. */
 export interface NsqdHttpOptions {
@@ -378,6 +381,25 @@ export function newNsqdHttpApp(nsqd: Nsqd, ports: NsqdHttpPorts): V1App {
   app.post("/channel/pause", pauseChannel(true));
   app.post("/channel/unpause", pauseChannel(false));
 
+  // ---- beyond NSQ: peek (docs/beyond-nsq.md); read-only, changes no count or order
+
+  app.get("/channel/peek", async (c) => {
+    const [topic, name] = topicChannelArgs(nsqd, c);
+    const channel = topic.getExistingChannel(name);
+    if (channel === undefined) throw new HttpError(404, "CHANNEL_NOT_FOUND");
+    const n = peekCount(c.query());
+    return new RawJson(renderPeekJson(await peekQueued(channel, diskQueueOf(channel.backend), n)));
+  });
+
+  app.get("/topic/peek", async (c) => {
+    const q = c.query();
+    const name = requireArg(q, "topic", "MISSING_ARG_TOPIC");
+    if (!isValidTopicName(name)) throw new HttpError(400, "INVALID_ARG_TOPIC");
+    const topic = existingTopic(nsqd, name);
+    const n = peekCount(q);
+    return new RawJson(renderPeekJson(await peekQueued(topic, diskQueueOf(topic.backend), n)));
+  });
+
   // ---- options
 
   app.get("/config/:opt", (c) => configValue(nsqd, c.param("opt")));
@@ -476,6 +498,8 @@ async function doMpub(nsqd: Nsqd, c: PubRequest): Promise<string> {
 
 /** Puts the messages; awaits the disk when they caused backend writes. Failure: 503 EXITING. */
 async function putMessages(nsqd: Nsqd, topic: Topic, msgs: Message[]): Promise<void> {
+  // Beyond NSQ (--max-topic-depth): refused while full; nothing of this request is put.
+  if (topic.isFull()) throw new HttpError(503, "TOPIC_FULL");
   const writesBefore = nsqd.diskWrites;
   try {
     for (let i = 0; i < msgs.length; i++) topic.put(msgs[i]);
@@ -581,6 +605,19 @@ function parseGoInt(s: string): number | null {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/** Peek's `n`: default 1, at most MAX_PEEK (larger values are clamped); 400 INVALID_ARG_N. */
+function peekCount(q: QueryParams): number {
+  const v = q.get("n");
+  if (v === undefined) return 1;
+  const n = parseGoInt(v);
+  if (n === null || n < 1) throw new HttpError(400, "INVALID_ARG_N");
+  return Math.min(n, MAX_PEEK);
+}
+
+function diskQueueOf(b: BackendQueue): DiskQueue | null {
+  return b instanceof DiskQueue ? b : null;
+}
 
 function requireArg(q: QueryParams, key: string, text: string): string {
   const v = q.get(key);

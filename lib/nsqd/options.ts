@@ -108,6 +108,16 @@ export interface NsqdOptions {
   deflate: boolean;
   maxDeflateLevel: number;
   snappy: boolean;
+
+  // beyond NSQ (all off by default; see docs/beyond-nsq.md)
+  /** `--max-topic-depth`: refuse publishes while a topic or one of its channels holds this many (0 = unbounded). */
+  maxTopicDepth: number;
+  /** `--max-attempts`: default max_attempts for new channels (0 = unlimited, Go's behaviour). */
+  maxAttempts: number;
+  /** `--dead-letter-topic-suffix`: default dead-letter topic of a new channel is `<topic><suffix>` ("" = none). */
+  deadLetterTopicSuffix: string;
+  /** `--max-deferred-in-memory`: deferred messages per channel held in memory, the rest on disk (0 = unlimited). */
+  maxDeferredInMemory: number;
 }
 
 /** Every default, as Go nsqd 1.3.0's NewOptions() sets them. */
@@ -178,6 +188,11 @@ export function defaultNsqdOptions(): NsqdOptions {
     deflate: true,
     maxDeflateLevel: 6,
     snappy: true,
+
+    maxTopicDepth: 0,
+    maxAttempts: 0,
+    deadLetterTopicSuffix: "",
+    maxDeferredInMemory: 0,
   };
 }
 
@@ -526,6 +541,35 @@ export const nsqdOptionTable: readonly OptionSpec<NsqdOptions>[] = [
       field: "snappy",
       kind: "bool",
       help: "enable snappy feature negotiation (client compression)",
+    },
+  ]),
+  ...optionGroup<NsqdOptions>("beyond NSQ (off by default)", [
+    {
+      flag: "max-topic-depth",
+      field: "maxTopicDepth",
+      kind: "int",
+      help:
+        "refuse PUB/MPUB/DPUB to a topic while it or one of its channels holds this many messages (0 = unbounded)",
+    },
+    {
+      flag: "max-attempts",
+      field: "maxAttempts",
+      kind: "int",
+      help:
+        "default max_attempts of new channels: a message delivered this many times is dead-lettered instead of requeued (0 = unlimited)",
+    },
+    {
+      flag: "dead-letter-topic-suffix",
+      field: "deadLetterTopicSuffix",
+      kind: "string",
+      help:
+        "default dead_letter_topic of new channels: the channel's topic name plus this suffix (empty = drop)",
+    },
+    {
+      flag: "max-deferred-in-memory",
+      field: "maxDeferredInMemory",
+      kind: "int",
+      help: "deferred messages per channel held in memory; the rest wait on disk (0 = unlimited)",
     },
   ]),
 ];

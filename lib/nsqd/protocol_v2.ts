@@ -231,6 +231,12 @@ class ProtocolV2 {
     this.#respond = true;
   }
 
+  /** Beyond NSQ (--max-topic-depth): the publish is refused, the connection stays open. */
+  #topicFull(cmd: string, topicName: string, consumed: number): number {
+    this.#nonFatal(`E_${cmd}_FAILED ${cmd} failed topic ${topicName} is full`);
+    return consumed;
+  }
+
   #ok(): void {
     this.client.sendResponse(FRAME_OK);
     this.#respond = true;
@@ -580,6 +586,7 @@ class ProtocolV2 {
     const data = this.#buf.slice(body + 4, body + 4 + size);
     const put = (): number => {
       const topic = this.nsqd.getTopic(topicName);
+      if (topic.isFull()) return this.#topicFull(cmd, topicName, 4 + size);
       const msg = topic.newMessage(data);
       msg.deferred = deferMs;
       this.#lastPub = cmd;
@@ -677,6 +684,7 @@ class ProtocolV2 {
         return this.#needMore(body, off - body, "E_BAD_MESSAGE MPUB failed to read message body");
       }
     }
+    if (topic.isFull()) return this.#topicFull("MPUB", topicName, off - body);
     // One copy of the whole batch; each message body is a view into it.
     const block = this.#buf.slice(body + 8, off);
     const bv = new DataView(block.buffer);

@@ -63,6 +63,26 @@ export class Topic {
     return this.#mem.length + this.backend.depth();
   }
 
+  /**
+   * Beyond NSQ (--max-topic-depth, docs/beyond-nsq.md): true while the topic or one of its
+   * channels holds at least that many queued messages, so a publish is refused. Always false
+   * (one comparison) when the flag is 0.
+   */
+  isFull(): boolean {
+    const max = this.nsqd.opts.maxTopicDepth;
+    if (max <= 0) return false;
+    if (this.depth >= max) return true;
+    for (const ch of this.#channelList) if (ch.depth >= max) return true;
+    return false;
+  }
+
+  /** For peek.ts: the first `n` messages of the memory queue. */
+  peekMemory(n: number): Message[] {
+    const out: Message[] = [];
+    for (let i = 0; i < n && i < this.#mem.length; i++) out.push(this.#mem.at(i)!);
+    return out;
+  }
+
   /** Channels sorted by name (stats, metadata). */
   sortedChannels(): Channel[] {
     return [...this.channels.values()].sort((

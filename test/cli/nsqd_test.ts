@@ -77,6 +77,11 @@ const SPEC_FLAGS: Record<string, [string, unknown]> = {
   "deflate": ["deflate", true],
   "max-deflate-level": ["max_deflate_level", 6],
   "snappy": ["snappy", true],
+  // beyond NSQ, off by default (docs/beyond-nsq.md)
+  "max-topic-depth": ["max_topic_depth", 0],
+  "max-attempts": ["max_attempts", 0],
+  "dead-letter-topic-suffix": ["dead_letter_topic_suffix", ""],
+  "max-deferred-in-memory": ["max_deferred_in_memory", 0],
 };
 
 Deno.test("nsqd table: every spec flag with its config key and default, nothing else", () => {
