@@ -22,7 +22,7 @@ import type { ClientV2 } from "./client_v2.ts";
 import { Message } from "./message.ts";
 import type { Nsqd } from "./nsqd.ts";
 import type { Topic } from "./topic.ts";
-import { isEphemeral } from "../protocol/names.ts";
+import { isEphemeral, isValidTopicName } from "../protocol/names.ts";
 import { E2eLatencyStream } from "./quantile.ts";
 
 /** Messages moved per drain batch before yielding to the event loop. */
@@ -54,6 +54,16 @@ export class Channel {
   requeueCount = 0;
   timeoutCount = 0;
 
+  // Beyond NSQ (docs/beyond-nsq.md): server-side max attempts and a dead-letter topic.
+  /** A message delivered this many times is dead-lettered instead of requeued (0 = never). */
+  maxAttempts: number;
+  /** Where dead-lettered messages are published ("" = dropped, only counted). */
+  deadLetterTopic: string;
+  /** Messages dead-lettered (published to the dead-letter topic or dropped). */
+  deadLetterCount = 0;
+  /** Set by POST /channel/config or nsqd.dat: persisted (else the flags' defaults apply). */
+  deadLetterConfigured = false;
+
   #draining = false;
   #drainScheduled: ReturnType<typeof setTimeout> | undefined;
   #preferBackend = false;
@@ -68,6 +78,8 @@ export class Channel {
     this.backend = nsqd.newBackend(`${topic.name}:${name}`, this.ephemeral);
     this.backend.onReadable = () => this.drain();
     const o = nsqd.opts;
+    this.maxAttempts = o.maxAttempts;
+    this.deadLetterTopic = defaultDeadLetterTopic(topic.name, o.deadLetterTopicSuffix);
     this.e2eStream = o.e2eProcessingLatencyPercentiles.length > 0
       ? new E2eLatencyStream(o.e2eProcessingLatencyWindowTime, o.e2eProcessingLatencyPercentiles)
       : null;
@@ -263,7 +275,8 @@ export class Channel {
     const msg = this.#takeInFlight(c, id);
     if (typeof msg === "string") return msg;
     this.requeueCount++;
-    if (timeoutMs === 0) this.#requeue(msg);
+    if (this.maxAttempts > 0 && msg.attempts >= this.maxAttempts) this.#deadLetter(msg);
+    else if (timeoutMs === 0) this.#requeue(msg);
     else this.#startDeferred(msg, timeoutMs);
     return null;
   }
@@ -301,6 +314,36 @@ export class Channel {
   }
 
   /**
+   * Beyond NSQ: a message delivered maxAttempts times and requeued or timed out again goes to
+   * the dead-letter topic (created if needed) as a new message with the original body, or is
+   * dropped when there is none. Either way it is counted and leaves this channel for good.
+   */
+  #deadLetter(msg: Message): void {
+    this.deadLetterCount++;
+    const name = this.deadLetterTopic;
+    const where = `TOPIC(${this.topic.name}): channel ${this.name} message ${msg.id} reached ` +
+      `max_attempts ${this.maxAttempts}`;
+    if (name === "") {
+      this.nsqd.logger.warn(`${where}, dropped (no dead_letter_topic)`);
+      return;
+    }
+    if (this.nsqd.signal.aborted || this.nsqd.isDeleting(name)) {
+      this.nsqd.logger.error(`${where}, dropped: dead-letter topic ${name} is closing`);
+      return;
+    }
+    try {
+      const t = this.nsqd.getTopic(name);
+      msg.compact();
+      t.put(t.newMessage(msg.body));
+      this.nsqd.logger.info(`${where}, published to dead-letter topic ${name}`);
+    } catch (err) {
+      this.nsqd.logger.error(
+        `${where}, failed to dead-letter to ${name} - ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /**
    * Requeues in-flight messages whose deadline passed and deferred messages now due.
    * Returns true if it did any work.
    */
@@ -313,7 +356,8 @@ export class Channel {
       msg.client = null;
       this.timeoutCount++;
       if (c !== null) c.inFlightDone();
-      this.#requeue(msg);
+      if (this.maxAttempts > 0 && msg.attempts >= this.maxAttempts) this.#deadLetter(msg);
+      else this.#requeue(msg);
       dirty = true;
       msg = this.#inFlightPq.peek();
     }
@@ -400,4 +444,15 @@ export class Channel {
     }
     await this.backend.close();
   }
+}
+
+/**
+ * The dead-letter topic a new channel of `topic` gets from --dead-letter-topic-suffix: the topic
+ * name plus the suffix, unless that is not a valid topic name or the topic already is a
+ * dead-letter topic (no `x.dlq.dlq` chains); "" for none.
+ */
+export function defaultDeadLetterTopic(topic: string, suffix: string): string {
+  if (suffix === "" || topic.endsWith(suffix)) return "";
+  const name = topic + suffix;
+  return isValidTopicName(name) ? name : "";
 }

@@ -381,6 +381,35 @@ export function newNsqdHttpApp(nsqd: Nsqd, ports: NsqdHttpPorts): V1App {
   app.post("/channel/pause", pauseChannel(true));
   app.post("/channel/unpause", pauseChannel(false));
 
+  // ---- beyond NSQ: max attempts and a dead-letter topic per channel (docs/beyond-nsq.md)
+
+  app.post("/channel/config", async (c) => {
+    const [topic, name] = topicChannelArgs(nsqd, c);
+    const channel = topic.getExistingChannel(name);
+    if (channel === undefined) throw new HttpError(404, "CHANNEL_NOT_FOUND");
+    const q = c.query();
+    const ma = q.get("max_attempts");
+    let maxAttempts = channel.maxAttempts;
+    if (ma !== undefined) {
+      const v = parseGoInt(ma);
+      if (v === null || v < 0 || v > 65535) throw new HttpError(400, "INVALID_MAX_ATTEMPTS");
+      maxAttempts = v;
+    }
+    const dl = q.get("dead_letter_topic");
+    if (dl !== undefined && dl !== "" && !isValidTopicName(dl)) {
+      throw new HttpError(400, "INVALID_DEAD_LETTER_TOPIC");
+    }
+    channel.maxAttempts = maxAttempts;
+    if (dl !== undefined) channel.deadLetterTopic = dl;
+    channel.deadLetterConfigured = true;
+    nsqd.logger.info(
+      `TOPIC(${topic.name}): channel ${name} max_attempts=${channel.maxAttempts} ` +
+        `dead_letter_topic=${channel.deadLetterTopic}`,
+    );
+    await persistPause(nsqd);
+    return { max_attempts: channel.maxAttempts, dead_letter_topic: channel.deadLetterTopic };
+  });
+
   // ---- beyond NSQ: peek (docs/beyond-nsq.md); read-only, changes no count or order
 
   app.get("/channel/peek", async (c) => {
@@ -654,7 +683,7 @@ function topicChannelArgs(nsqd: Nsqd, c: V1Context): [Topic, string] {
   return [existingTopic(nsqd, topic), channel];
 }
 
-/** Go persists nsqd.dat before answering a (un)pause; a failure is only logged. */
+/** Go persists nsqd.dat before answering a (un)pause (and so do we for /channel/config); a failure is only logged. */
 async function persistPause(nsqd: Nsqd): Promise<void> {
   try {
     await nsqd.persistMetadata();

@@ -30,14 +30,25 @@ import { LookupClient } from "./lookup.ts";
 import { startNsqdStatsd } from "./stats_collect.ts";
 import { osHostname } from "../internal/options.ts";
 
-/** Shape of nsqd.dat (Go's Metadata struct). */
+/**
+ * Shape of nsqd.dat (Go's Metadata struct). A channel configured with POST /channel/config
+ * (beyond NSQ) also carries `max_attempts` and `dead_letter_topic`: keys Go's json.Unmarshal
+ * ignores (and drops when Go rewrites the file).
+ */
 interface MetadataFile {
   topics: {
     name: string;
     paused: boolean;
-    channels: { name: string; paused: boolean }[] | null;
+    channels: ChannelMetadata[] | null;
   }[] | null;
   version: string;
+}
+
+interface ChannelMetadata {
+  name: string;
+  paused: boolean;
+  max_attempts?: number;
+  dead_letter_topic?: string;
 }
 
 /** The lookupd side as nsqd uses it (lookup.ts implements it). */
@@ -431,6 +442,7 @@ export class Nsqd implements Daemon {
           }
           const ch = topic.getChannel(c.name);
           if (c.paused) ch.pause();
+          this.#loadDeadLetterConfig(ch, c);
         }
       }
     } finally {
@@ -439,14 +451,36 @@ export class Nsqd implements Daemon {
     for (const t of this.topics.values()) t.start();
   }
 
+  /** Beyond NSQ: a channel's max_attempts / dead_letter_topic from nsqd.dat, when present. */
+  #loadDeadLetterConfig(ch: Channel, c: ChannelMetadata): void {
+    const ma = c.max_attempts;
+    const dl = c.dead_letter_topic;
+    if (ma === undefined && dl === undefined) return;
+    if (ma !== undefined) {
+      if (Number.isInteger(ma) && ma >= 0 && ma <= 65535) ch.maxAttempts = ma;
+      else this.logger.warn(`channel ${ch.name}: ignoring invalid max_attempts ${ma}`);
+    }
+    if (dl !== undefined) {
+      if (dl === "" || (typeof dl === "string" && isValidTopicName(dl))) ch.deadLetterTopic = dl;
+      else this.logger.warn(`channel ${ch.name}: ignoring invalid dead_letter_topic ${dl}`);
+    }
+    ch.deadLetterConfigured = true;
+  }
+
   /** nsqd.dat's content: non-ephemeral topics and channels with their paused flags. */
   metadata(): MetadataFile {
     const topics: MetadataFile["topics"] = [];
     for (const t of this.topics.values()) {
       if (t.ephemeral) continue;
-      const channels: { name: string; paused: boolean }[] = [];
+      const channels: ChannelMetadata[] = [];
       for (const c of t.channels.values()) {
-        if (!c.ephemeral) channels.push({ name: c.name, paused: c.paused });
+        if (c.ephemeral) continue;
+        const cm: ChannelMetadata = { name: c.name, paused: c.paused };
+        if (c.deadLetterConfigured) {
+          cm.max_attempts = c.maxAttempts;
+          cm.dead_letter_topic = c.deadLetterTopic;
+        }
+        channels.push(cm);
       }
       topics.push({ name: t.name, paused: t.paused, channels: channels.length ? channels : null });
     }

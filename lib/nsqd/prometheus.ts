@@ -165,6 +165,19 @@ export const PROMETHEUS_METRICS: readonly MetricInfo[] = [
     help: "In-flight messages that timed out on the channel.",
   },
   {
+    name: "nsq_channel_dead_letter_count",
+    type: "counter",
+    labels: TC,
+    help:
+      "Messages dead-lettered after max_attempts (published to the dead-letter topic or dropped); only channels using it.",
+  },
+  {
+    name: "nsq_channel_max_attempts",
+    type: "gauge",
+    labels: TC,
+    help: "The channel's max_attempts (0 = unlimited); only channels using dead-lettering.",
+  },
+  {
     name: "nsq_channel_clients",
     type: "gauge",
     labels: TC,
@@ -267,6 +280,10 @@ export function renderPrometheus(s: StatsResponse, extra: PrometheusExtra): stri
       add("nsq_channel_message_count", cl, c.message_count);
       add("nsq_channel_requeue_count", cl, c.requeue_count);
       add("nsq_channel_timeout_count", cl, c.timeout_count);
+      if (c.dead_letter_count !== undefined) {
+        add("nsq_channel_dead_letter_count", cl, c.dead_letter_count);
+        add("nsq_channel_max_attempts", cl, c.max_attempts ?? 0);
+      }
       add("nsq_channel_clients", cl, c.client_count);
       add("nsq_channel_paused", cl, c.paused ? 1 : 0);
       addE2e("nsq_channel_e2e_processing_latency", cl, c.e2e_processing_latency);

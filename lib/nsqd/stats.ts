@@ -86,6 +86,11 @@ export interface ChannelStats {
   clients: ClientStats[] | null;
   paused: boolean;
   e2e_processing_latency: E2eResult;
+  // Beyond NSQ (docs/beyond-nsq.md): present only for a channel with max attempts, a
+  // dead-letter topic or dead-lettered messages, so Go's document is unchanged otherwise.
+  max_attempts?: number;
+  dead_letter_topic?: string;
+  dead_letter_count?: number;
 }
 
 /** One topic (Go `TopicStats`). */
@@ -192,6 +197,11 @@ function channelJson(c: ChannelStats): ChannelStats {
     clients: c.clients === null ? null : c.clients.map(clientJson),
     paused: c.paused,
     e2e_processing_latency: e2eJson(c.e2e_processing_latency),
+    ...(c.max_attempts === undefined ? {} : {
+      max_attempts: c.max_attempts,
+      dead_letter_topic: c.dead_letter_topic,
+      dead_letter_count: c.dead_letter_count,
+    }),
   };
 }
 

@@ -130,7 +130,7 @@ function channelStatsOf(
     for (const client of c.clients.values()) clients.push(clientStats(client, topicFilter));
   }
   const e2e: E2eResult = c.e2eStream === null ? emptyE2eResult() : c.e2eStream.result(now);
-  return {
+  const stats: ChannelStats = {
     channel_name: c.name,
     depth: c.depth,
     backend_depth: c.backend.depth(),
@@ -144,6 +144,12 @@ function channelStatsOf(
     paused: c.paused,
     e2e_processing_latency: e2e,
   };
+  if (c.maxAttempts > 0 || c.deadLetterTopic !== "" || c.deadLetterCount > 0) {
+    stats.max_attempts = c.maxAttempts;
+    stats.dead_letter_topic = c.deadLetterTopic;
+    stats.dead_letter_count = c.deadLetterCount;
+  }
+  return stats;
 }
 
 /** Go's `clientV2.Stats(topicName)`. */
