@@ -19,6 +19,14 @@ import { Fifo } from "../internal/fifo.ts";
 import { PriorityQueue } from "../internal/priority_queue.ts";
 import type { BackendQueue } from "./backend_queue.ts";
 import type { ClientV2 } from "./client_v2.ts";
+import {
+  deferredIndexPath,
+  DeferredSpill,
+  readDeferredIndex,
+  removeFile,
+  writeDeferredIndex,
+} from "./deferred.ts";
+import { DiskQueue } from "./disk_queue.ts";
 import { Message } from "./message.ts";
 import type { Nsqd } from "./nsqd.ts";
 import type { Topic } from "./topic.ts";
@@ -64,6 +72,12 @@ export class Channel {
   /** Set by POST /channel/config or nsqd.dat: persisted (else the flags' defaults apply). */
   deadLetterConfigured = false;
 
+  // Beyond NSQ: deferred timing across restarts and past --max-deferred-in-memory (deferred.ts).
+  /** id → due (ms since the epoch) of deferred messages a clean exit left in the backend. */
+  #restored: Map<string, number> | null = null;
+  /** Deferred messages past --max-deferred-in-memory (null until the first spill). */
+  #spill: DeferredSpill | null = null;
+
   #draining = false;
   #drainScheduled: ReturnType<typeof setTimeout> | undefined;
   #preferBackend = false;
@@ -77,6 +91,7 @@ export class Channel {
     this.#mem = new Fifo(Math.min(this.#memMax, 1024));
     this.backend = nsqd.newBackend(`${topic.name}:${name}`, this.ephemeral);
     this.backend.onReadable = () => this.drain();
+    if (this.backend instanceof DiskQueue) this.#openDeferred(this.backend);
     const o = nsqd.opts;
     this.maxAttempts = o.maxAttempts;
     this.deadLetterTopic = defaultDeadLetterTopic(topic.name, o.deadLetterTopicSuffix);
@@ -93,11 +108,18 @@ export class Channel {
     return this.#inFlight.size;
   }
   get deferredCount(): number {
-    return this.#deferredPq.length;
+    return this.#deferredPq.length + (this.#spill === null ? 0 : this.#spill.count);
   }
   /** True when in-flight or deferred entries wait for the scan loop. */
   get hasTimed(): boolean {
-    return this.#inFlightPq.length > 0 || this.#deferredPq.length > 0;
+    return this.#inFlightPq.length > 0 || this.#deferredPq.length > 0 ||
+      (this.#spill !== null && this.#spill.count > 0);
+  }
+
+  /** For peek.ts: a disk message an earlier run deferred and that is not due yet. */
+  peekSkip(msg: Message): boolean {
+    const due = this.#restored?.get(msg.id);
+    return due !== undefined && due > Date.now();
   }
 
   /** For peek.ts: the first `n` messages of the memory queue. */
@@ -218,7 +240,9 @@ export class Channel {
       const rec = this.backend.read();
       if (rec === null) return this.#mem.shift() ?? null;
       try {
-        return Message.decode(rec);
+        const msg = Message.decode(rec);
+        if (this.#restored !== null && this.#holdRestored(msg)) continue;
+        return msg;
       } catch (err) {
         this.nsqd.logger.error(
           `TOPIC(${this.topic.name}): failed to decode message - ${(err as Error).message}`,
@@ -295,8 +319,114 @@ export class Channel {
   #startDeferred(msg: Message, ms: number): void {
     msg.compact();
     msg.pri = monoNow() + ms;
+    const max = this.nsqd.opts.maxDeferredInMemory;
+    if (max > 0 && this.#deferredPq.length >= max && this.#spillOut(msg)) return;
     this.#deferredPq.push(msg);
     if (this.#deferredPq.length === 1) this.nsqd.watchTimeouts(this);
+  }
+
+  // ---- beyond NSQ: deferred messages on disk (deferred.ts) ---------------------------------
+
+  /** At construction: the index a clean exit left, and spilled messages of an earlier run. */
+  #openDeferred(b: DiskQueue): void {
+    const n = this.nsqd;
+    const path = deferredIndexPath(n.dataPath, this.topic.name, this.name);
+    this.#restored = readDeferredIndex(path, b.position(), n.logger);
+    if (DeferredSpill.existsOnDisk(n.dataPath, this.topic.name, this.name)) {
+      this.#spill = new DeferredSpill(n, this.topic.name, this.name);
+      if (this.#spill.count > 0) n.watchTimeouts(this);
+    }
+  }
+
+  /** A backend message an earlier run deferred: deferred again for the time left (true). */
+  #holdRestored(msg: Message): boolean {
+    const restored = this.#restored!;
+    const due = restored.get(msg.id);
+    if (due === undefined) return false;
+    restored.delete(msg.id);
+    if (restored.size === 0) this.#restored = null;
+    const ms = due - wallNowMs();
+    if (ms <= 0) return false;
+    this.#startDeferred(msg, ms);
+    return true;
+  }
+
+  /** Past --max-deferred-in-memory: appends `msg` (pri set) to the spill queue; false if it cannot. */
+  #spillOut(msg: Message): boolean {
+    if (this.ephemeral || !(this.backend instanceof DiskQueue)) return false;
+    try {
+      this.#spill ??= new DeferredSpill(this.nsqd, this.topic.name, this.name);
+      this.#spill.put(msg, performance.timeOrigin + msg.pri);
+    } catch (err) {
+      this.nsqd.logger.error(
+        `CHANNEL(${this.name}): failed to spill deferred message - ${(err as Error).message}`,
+      );
+      return false;
+    }
+    this.nsqd.watchTimeouts(this);
+    return true;
+  }
+
+  /** Scan loop: spilled messages back into memory as room appears, or to delivery once due. */
+  #refillFromSpill(now: number): boolean {
+    const max = this.nsqd.opts.maxDeferredInMemory;
+    const room = max > 0 ? max - this.#deferredPq.length : Infinity;
+    const moved = this.#spill!.refill(
+      performance.timeOrigin + now,
+      room,
+      (m) => this.#requeue(m),
+      (m, dueMs) => {
+        m.pri = dueMs - performance.timeOrigin;
+        this.#deferredPq.push(m);
+      },
+    );
+    return moved > 0;
+  }
+
+  /**
+   * At exit, after the in-memory deferred messages went to the backend: spilled ones follow
+   * them; returns the index entries (id, due ms) of every deferred message now in the backend,
+   * and whether the spill queue was emptied.
+   */
+  async #deferredToBackend(deferred: Message[]): Promise<[[string, number][], boolean]> {
+    const entries: [string, number][] = [];
+    for (const m of deferred) entries.push([m.id, performance.timeOrigin + m.pri]);
+    const now = Date.now();
+    for (const [id, due] of this.#restored ?? []) if (due > now) entries.push([id, due]);
+    let spillDone = true;
+    if (this.#spill !== null) {
+      spillDone = await this.#spill.takeAll((s) => {
+        try {
+          this.backend.putRecord(s.msg);
+          entries.push([s.msg.id, s.dueMs]);
+        } catch (err) {
+          this.nsqd.logger.error(
+            `CHANNEL(${this.name}): failed to write message to backend - ${(err as Error).message}`,
+          );
+        }
+      });
+    }
+    return [entries, spillDone];
+  }
+
+  /** At exit, once the backend is closed: drop the spill files, write (or remove) the index. */
+  async #saveDeferredIndex(entries: [string, number][], spillDone: boolean): Promise<void> {
+    const n = this.nsqd;
+    try {
+      if (this.#spill !== null) await (spillDone ? this.#spill.delete() : this.#spill.close());
+      const b = this.backend as DiskQueue;
+      const path = deferredIndexPath(n.dataPath, this.topic.name, this.name);
+      await writeDeferredIndex(path, b.position(), entries);
+      if (entries.length > 0) {
+        n.logger.info(
+          `CHANNEL(${this.name}): saved the due time of ${entries.length} deferred messages`,
+        );
+      }
+    } catch (err) {
+      n.logger.error(
+        `CHANNEL(${this.name}): failed to save deferred index - ${(err as Error).message}`,
+      );
+    }
   }
 
   /** Re-put after REQ/timeout; a backend failure is logged (the message cannot go anywhere). */
@@ -368,6 +498,7 @@ export class Channel {
       dirty = true;
       msg = this.#deferredPq.peek();
     }
+    if (this.#spill !== null && this.#spill.count > 0 && this.#refillFromSpill(now)) dirty = true;
     return dirty;
   }
 
@@ -391,10 +522,12 @@ export class Channel {
     this.#inFlight.clear();
     this.#inFlightPq.drain();
     this.#deferredPq.drain();
+    this.#restored = null;
     for (const c of this.clients.values()) {
       c.inFlightCount = 0;
       if (c.isReadyForMessages()) this.clientReady(c);
     }
+    await this.#spill?.empty();
     await this.backend.empty();
   }
 
@@ -415,18 +548,25 @@ export class Channel {
     this.#inFlight.clear();
     this.#inFlightPq.drain();
     this.#deferredPq.drain();
+    this.#restored = null;
+    await this.#spill?.delete();
+    if (this.backend instanceof DiskQueue) {
+      await removeFile(deferredIndexPath(this.nsqd.dataPath, this.topic.name, this.name));
+    }
     await this.backend.delete();
   }
 
   /**
-   * Graceful exit: memory queue, in-flight and deferred messages all go to the backend (deferral
-   * timing is lost, as in NSQ), then the backend is synced and closed.
+   * Graceful exit: memory queue, in-flight and deferred messages all go to the backend, as in
+   * NSQ, then the backend is synced and closed. Beyond NSQ, the deferred ones' due times go to
+   * the deferred index (deferred.ts) so that the next start keeps them.
    */
   async close(): Promise<void> {
     this.#stop();
     const pending: Message[] = this.#mem.drain();
     for (const m of this.#inFlightPq.drain()) pending.push(m);
-    for (const m of this.#deferredPq.drain()) pending.push(m);
+    const deferred = this.#deferredPq.drain();
+    for (const m of deferred) pending.push(m);
     this.#inFlight.clear();
     for (const m of pending) {
       try {
@@ -442,7 +582,10 @@ export class Channel {
         `CHANNEL(${this.name}): flushing ${pending.length} memory/in-flight/deferred messages to backend`,
       );
     }
+    const disk = this.backend instanceof DiskQueue;
+    const [entries, spillDone] = disk ? await this.#deferredToBackend(deferred) : [[], true];
     await this.backend.close();
+    if (disk) await this.#saveDeferredIndex(entries, spillDone);
   }
 }
 
