@@ -330,8 +330,10 @@ export class Channel {
   /** At construction: the index a clean exit left, and spilled messages of an earlier run. */
   #openDeferred(b: DiskQueue): void {
     const n = this.nsqd;
-    const path = deferredIndexPath(n.dataPath, this.topic.name, this.name);
-    this.#restored = readDeferredIndex(path, b.position(), n.logger);
+    if (n.opts.persistDeferred) {
+      const path = deferredIndexPath(n.dataPath, this.topic.name, this.name);
+      this.#restored = readDeferredIndex(path, b.position(), n.logger);
+    }
     if (DeferredSpill.existsOnDisk(n.dataPath, this.topic.name, this.name)) {
       this.#spill = new DeferredSpill(n, this.topic.name, this.name);
       if (this.#spill.count > 0) n.watchTimeouts(this);
@@ -409,11 +411,15 @@ export class Channel {
     return [entries, spillDone];
   }
 
-  /** At exit, once the backend is closed: drop the spill files, write (or remove) the index. */
-  async #saveDeferredIndex(entries: [string, number][], spillDone: boolean): Promise<void> {
+  /**
+   * At exit, once the backend is closed: drop the spill files and, with --persist-deferred,
+   * write (or remove) the index.
+   */
+  async #saveDeferred(entries: [string, number][], spillDone: boolean): Promise<void> {
     const n = this.nsqd;
     try {
       if (this.#spill !== null) await (spillDone ? this.#spill.delete() : this.#spill.close());
+      if (!n.opts.persistDeferred) return;
       const b = this.backend as DiskQueue;
       const path = deferredIndexPath(n.dataPath, this.topic.name, this.name);
       await writeDeferredIndex(path, b.position(), entries);
@@ -585,7 +591,7 @@ export class Channel {
     const disk = this.backend instanceof DiskQueue;
     const [entries, spillDone] = disk ? await this.#deferredToBackend(deferred) : [[], true];
     await this.backend.close();
-    if (disk) await this.#saveDeferredIndex(entries, spillDone);
+    if (disk) await this.#saveDeferred(entries, spillDone);
   }
 }
 

@@ -91,7 +91,7 @@ export function readDeferredIndex(
   if (!samePositions(f.queue, queue)) {
     logger.warn(
       `DEFERRED: ignoring ${path}: the queue changed since it was written (another program, ` +
-        `e.g. Go nsqd, used the data directory); its ${f.deferred.length} messages are due now`,
+        `e.g. Go nsqd, used the data directory); dropping the due times of its ${f.deferred.length} messages`,
     );
     return null;
   }

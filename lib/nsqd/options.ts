@@ -118,6 +118,8 @@ export interface NsqdOptions {
   deadLetterTopicSuffix: string;
   /** `--max-deferred-in-memory`: deferred messages per channel held in memory, the rest on disk (0 = unlimited). */
   maxDeferredInMemory: number;
+  /** `--persist-deferred`: deferred messages keep their due time across a clean restart. */
+  persistDeferred: boolean;
 }
 
 /** Every default, as Go nsqd 1.3.0's NewOptions() sets them. */
@@ -193,6 +195,7 @@ export function defaultNsqdOptions(): NsqdOptions {
     maxAttempts: 0,
     deadLetterTopicSuffix: "",
     maxDeferredInMemory: 0,
+    persistDeferred: false,
   };
 }
 
@@ -570,6 +573,13 @@ export const nsqdOptionTable: readonly OptionSpec<NsqdOptions>[] = [
       field: "maxDeferredInMemory",
       kind: "int",
       help: "deferred messages per channel held in memory; the rest wait on disk (0 = unlimited)",
+    },
+    {
+      flag: "persist-deferred",
+      field: "persistDeferred",
+      kind: "bool",
+      help:
+        "deferred messages (DPUB, REQ with a delay) keep their due time across a clean restart instead of being delivered at once",
     },
   ]),
 ];

@@ -82,6 +82,7 @@ const SPEC_FLAGS: Record<string, [string, unknown]> = {
   "max-attempts": ["max_attempts", 0],
   "dead-letter-topic-suffix": ["dead_letter_topic_suffix", ""],
   "max-deferred-in-memory": ["max_deferred_in_memory", 0],
+  "persist-deferred": ["persist_deferred", false],
 };
 
 Deno.test("nsqd table: every spec flag with its config key and default, nothing else", () => {

@@ -39,7 +39,7 @@ Deno.test({
       let t0 = 0;
       let reqAt = 0;
       {
-        await using d = await startNsqd({}, dir);
+        await using d = await startNsqd({ persistDeferred: true }, dir);
         await createChannel(d, topic, "c");
         await using pub = await V2Conn.connect(d.tcpAddress);
         await pub.pub(topic, "retry-me");
@@ -62,7 +62,7 @@ Deno.test({
       assert.equal(saved.deferred.length, 2);
       assert.equal(saved.queue.depth, 2); // both are in the diskqueue too (Go delivers them)
 
-      await using d2 = await startNsqd({ httpAddress: "127.0.0.1:0" }, dir);
+      await using d2 = await startNsqd({ persistDeferred: true }, dir);
       await using sub = await connectSub(d2, topic, "c", { rdy: 10 });
       const ch = d2.nsqd.getExistingTopic(topic)!.getExistingChannel("c")!;
       await waitFor(() => ch.deferredCount === 2, { message: "restored as deferred" });
@@ -101,7 +101,7 @@ Deno.test({
     try {
       const topic = uniqueName("stale");
       {
-        await using d = await startNsqd({}, dir);
+        await using d = await startNsqd({ persistDeferred: true }, dir);
         await createChannel(d, topic, "c");
         await using pub = await V2Conn.connect(d.tcpAddress);
         await pub.dpub(topic, 60_000, "x");
@@ -114,7 +114,7 @@ Deno.test({
       const meta = `${dir}/${topic}:c.diskqueue.meta.dat`;
       const text = await Deno.readTextFile(meta);
       await Deno.writeTextFile(meta, text.replace(/^1\n/, "2\n"));
-      await using d2 = await startNsqd({}, dir);
+      await using d2 = await startNsqd({ persistDeferred: true }, dir);
       assert.ok(d2.logs.some((l) => l.includes("DEFERRED: ignoring")), d2.logs.join("\n"));
       await using sub = await connectSub(d2, topic, "c", { rdy: 1 });
       const m = await sub.expectMessage({ timeoutMs: 3000 });
@@ -136,7 +136,7 @@ Deno.test({
       const topic = uniqueName("spill");
       const spillMeta = `${dir}/${topic}:c:deferred.diskqueue.meta.dat`;
       const spillData = `${dir}/${topic}:c:deferred.diskqueue.000000.dat`;
-      const opts = { maxDeferredInMemory: 2, httpAddress: "127.0.0.1:0" };
+      const opts = { maxDeferredInMemory: 2, httpAddress: "127.0.0.1:0", persistDeferred: true };
       // 1. in one run: 6 deferred, 2 in memory, 4 spilled; each delivered once when due
       {
         await using d = await startNsqd(opts, dir);
@@ -192,6 +192,37 @@ Deno.test({
       }
       assert.deepEqual(bodies.sort(), ["r0", "r1", "r2", "r3"]);
       assert.equal(await frameWithin(sub, 200), null, "delivered twice");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "deferred: off by default: no index file, delivered at once after a restart (Go's way)",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsqd_deferred_off_" });
+    try {
+      const topic = uniqueName("off");
+      {
+        await using d = await startNsqd({}, dir);
+        await createChannel(d, topic, "c");
+        await using pub = await V2Conn.connect(d.tcpAddress);
+        await pub.dpub(topic, 60_000, "x");
+        await pub.expectResponse("OK");
+        await waitFor(() =>
+          d.nsqd.getExistingTopic(topic)!.getExistingChannel("c")!.deferredCount === 1
+        );
+      }
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+      assert.deepEqual(names.filter((n) => n.includes(":deferred")), []);
+      await using d2 = await startNsqd({}, dir);
+      await using sub = await connectSub(d2, topic, "c", { rdy: 1 });
+      const m = await sub.expectMessage({ timeoutMs: 3000 });
+      assert.equal(td.decode(m.body), "x");
+      await sub.fin(m.id);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
