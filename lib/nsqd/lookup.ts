@@ -15,6 +15,7 @@
 import type { Logger } from "../internal/log.ts";
 import { TaskGroup } from "../internal/task_group.ts";
 import { joinHostPort } from "../internal/net_addr.ts";
+import type { LookupdIdentify } from "../protocol/identify.ts";
 import { LookupPeer } from "./lookup_peer.ts";
 
 /** One thing nsqd has registered: a topic without channels, or one channel of a topic. */
@@ -217,13 +218,14 @@ export class LookupClient {
   /** IDENTIFY body; keys in alphabetical order like Go's map encoding. */
   #identifyBody(): string {
     const o = this.#opts;
-    return JSON.stringify({
+    const body: LookupdIdentify = {
       broadcast_address: o.broadcastAddress,
       hostname: o.hostname,
       http_port: o.httpPort,
       tcp_port: o.tcpPort,
       version: o.version,
-    });
+    };
+    return JSON.stringify(body);
   }
 
   /** One PING per peer every pingInterval while there are peers (it also detects dead ones). */
