@@ -1,7 +1,7 @@
 /**
- * nsqd's side of discovery (spec §4.10; nsq's `nsqd/lookup.go`): one {@linkcode LookupPeer} per
- * `--lookupd-tcp-address`, registrations broadcast to all of them, a PING every 15 s, and the
- * `/channels` query nsqd makes when it creates a topic at runtime.
+ * nsqd's side of discovery (docs/nsqd.md#lookup-loop; nsq's `nsqd/lookup.go`): one
+ * {@linkcode LookupPeer} per `--lookupd-tcp-address`, registrations broadcast to all of them, a
+ * PING every 15 s, and the `/channels` query nsqd makes when it creates a topic at runtime.
  *
  * Everything the nsqd core calls is synchronous and never throws: commands are queued per peer
  * and sent by that peer's drain task, so a slow or dead lookupd never blocks nsqd (nor the other

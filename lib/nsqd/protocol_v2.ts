@@ -1,13 +1,15 @@
 /**
- * Protocol V2 (spec §1): the read loop of one client connection and every command.
+ * Protocol V2 (https://nsq.io/clients/tcp_protocol_spec.html; nsq's nsqd/protocol_v2.go): the read
+ * loop of one client connection and every command.
  *
  * The loop reads into one reusable buffer and executes every complete command in it
- * synchronously (DESIGN.md principle 3). A command needing bytes not yet read returns NEED_MORE
- * (the loop keeps the partial command and reads again, growing the buffer for large bodies);
- * validation that does not need the body (state, params, topic name, sizes) happens as soon as
- * its bytes are there, so errors are answered without waiting for a body that may never come.
- * The few commands that must wait for I/O (AUTH, IDENTIFY with an upgrade, SUB on a topic whose
- * files are still being deleted) return a promise the loop awaits before the next command.
+ * synchronously (docs/architecture.md#one-reader-and-one-writer-per-connection). A command needing
+ * bytes not yet read returns NEED_MORE (the loop keeps the partial command and reads again, growing
+ * the buffer for large bodies); validation that does not need the body (state, params, topic name,
+ * sizes) happens as soon as its bytes are there, so errors are answered without waiting for a body
+ * that may never come. The few commands that must wait for I/O (AUTH, IDENTIFY with an upgrade, SUB
+ * on a topic whose files are still being deleted) return a promise the loop awaits before the next
+ * command.
  *
  * After each batch: if the batch wrote to a disk queue, the loop awaits those writes before
  * sending its responses (an `OK` means the message reached the OS, as with go-diskqueue, and a
@@ -430,7 +432,7 @@ class ProtocolV2 {
     return 4 + size;
   }
 
-  /** Auth check for SUB/PUB/MPUB/DPUB (spec §4.11); undefined when allowed without I/O. */
+  /** Auth check for SUB/PUB/MPUB/DPUB (docs/nsqd.md#auth); undefined when allowed without I/O. */
   #checkAuth(cmd: string, topic: string, channel: string): Promise<void> | undefined {
     if (this.nsqd.opts.authHttpAddresses.length === 0) return undefined;
     const c = this.client;

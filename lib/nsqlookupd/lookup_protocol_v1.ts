@@ -1,5 +1,6 @@
 /**
- * nsqlookupd's TCP protocol V1 (spec §2.1; nsq's `tcp.go` + `lookup_protocol_v1.go`).
+ * nsqlookupd's TCP protocol V1 (docs/nsqlookupd.md#protocol-v1; nsq's `tcp.go` +
+ * `lookup_protocol_v1.go`).
  *
  * After the 4-byte magic `"  V1"`, a client sends `\n`-terminated lines (whitespace-trimmed,
  * split on single spaces): `PING`, `IDENTIFY` (followed by `[4-byte size][JSON]`), `REGISTER`,
