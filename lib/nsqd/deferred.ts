@@ -36,7 +36,8 @@
 import type { Logger } from "../internal/log.ts";
 import { DiskQueue } from "./disk_queue.ts";
 import type { DiskQueueMeta } from "./_disk_queue_format.ts";
-import { Message, MIN_VALID_MSG_LENGTH } from "./message.ts";
+import { Message } from "./message.ts";
+import { MIN_VALID_MSG_LENGTH } from "../protocol/message.ts";
 import type { NsqdOptions } from "./options.ts";
 
 /** `<topic>:<channel>:deferred` — the base name of both files. */

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { Message, MSG_HEADER_LENGTH } from "./message.ts";
+import { Message } from "./message.ts";
+import { MSG_HEADER_LENGTH } from "../protocol/message.ts";
 import type { DiskQueue } from "./disk_queue.ts";
 
 /** Most messages one peek returns (`n` is clamped to 1..MAX_PEEK). */

@@ -238,8 +238,8 @@ class ProtocolV2 {
   }
 
   /** Beyond NSQ (--max-topic-depth): the publish is refused, the connection stays open. */
-  #topicFull(cmd: string, topicName: string, consumed: number): number {
-    this.#nonFatal(`E_${cmd}_FAILED ${cmd} failed topic ${topicName} is full`);
+  #topicFull(cmd: "PUB" | "MPUB" | "DPUB", topicName: string, consumed: number): number {
+    this.#nonFatal(new ClientError(`E_${cmd}_FAILED`, `${cmd} failed topic ${topicName} is full`));
     return consumed;
   }
 
