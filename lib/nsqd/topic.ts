@@ -42,6 +42,8 @@ export class Topic {
 
   readonly #mem: Fifo<Message>;
   readonly #memMax: number;
+  /** --max-topic-depth (0 = unbounded). */
+  readonly #maxDepth: number;
   messageCount = 0;
   messageBytes = 0;
 
@@ -55,6 +57,7 @@ export class Topic {
     this.ephemeral = isEphemeral(name);
     this.guid = new GuidFactory(nsqd.opts.id);
     this.#memMax = nsqd.opts.memQueueSize;
+    this.#maxDepth = nsqd.opts.maxTopicDepth;
     this.#mem = new Fifo(Math.min(this.#memMax, 1024));
     this.backend = nsqd.newBackend(name, this.ephemeral);
     this.backend.onReadable = () => this.drain();
@@ -70,7 +73,7 @@ export class Topic {
    * (one comparison) when the flag is 0.
    */
   isFull(): boolean {
-    const max = this.nsqd.opts.maxTopicDepth;
+    const max = this.#maxDepth;
     if (max <= 0) return false;
     if (this.depth >= max) return true;
     for (const ch of this.#channelList) if (ch.depth >= max) return true;

@@ -249,6 +249,11 @@ Deno.test("nsqd validation after resolution: Go nsqd.New() messages, exit 1", ()
       ["--e2e-processing-latency-percentile=1.5,0.5"],
       "invalid E2E processing latency percentile: 1.5",
     ],
+    // beyond NSQ
+    [["--max-topic-depth=-1"], "--max-topic-depth must be >= 0"],
+    [["--max-attempts=65536"], "--max-attempts must be [0,65535]"],
+    [["--max-deferred-in-memory=-5"], "--max-deferred-in-memory must be >= 0"],
+    [["--dead-letter-topic-suffix=:x"], "--dead-letter-topic-suffix must be characters"],
   ];
   for (const [argv, message] of cases) {
     const e = exitOf(argv);

@@ -38,7 +38,7 @@ async function channelStats(base: string, topic: string, channel: string) {
 }
 
 Deno.test({
-  name: "peek: next n in delivery order (memory and disk), counts unchanged, consumer gets them",
+  name: "peek: next n in order, counts unchanged; a consumer then gets exactly those first",
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
@@ -224,5 +224,40 @@ Deno.test({
     await pub.pub(topic, "more");
     await pub.expectResponse("OK");
     assert.equal(d.nsqd.getExistingTopic(topic)!.depth, 301);
+  },
+});
+
+Deno.test({
+  name: "bounded topics: over a restart a full topic stays full; a larger bound accepts again",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsqd_bound_" });
+    try {
+      const topic = uniqueName("boundr");
+      {
+        await using d = await startNsqd({ maxTopicDepth: 10, memQueueSize: 4 }, dir);
+        await using pub = await V2Conn.connect(d.tcpAddress);
+        await pub.mpub(topic, Array.from({ length: 10 }, (_, i) => `m${i}`));
+        await pub.expectResponse("OK");
+        await pub.pub(topic, "x");
+        await expectNonFatal(pub, `E_PUB_FAILED PUB failed topic ${topic} is full`);
+      }
+      {
+        await using d = await startNsqd({ maxTopicDepth: 10, memQueueSize: 4 }, dir);
+        assert.equal(d.nsqd.getExistingTopic(topic)!.depth, 10);
+        await using pub = await V2Conn.connect(d.tcpAddress);
+        await pub.pub(topic, "x");
+        await expectNonFatal(pub, `E_PUB_FAILED PUB failed topic ${topic} is full`);
+      }
+      await using d = await startNsqd({ maxTopicDepth: 11 }, dir);
+      await using pub = await V2Conn.connect(d.tcpAddress);
+      await pub.pub(topic, "x");
+      await pub.expectResponse("OK");
+      await pub.pub(topic, "y");
+      await expectNonFatal(pub, `E_PUB_FAILED PUB failed topic ${topic} is full`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
