@@ -21,17 +21,18 @@ import { PriorityQueue } from "../internal/priority_queue.ts";
 import type { BackendQueue } from "./backend_queue.ts";
 import type { ClientV2 } from "./client_v2.ts";
 import {
+  closeDeferred,
   deferredIndexPath,
   DeferredSpill,
   readDeferredIndex,
   removeFile,
-  writeDeferredIndex,
 } from "./deferred.ts";
 import { DiskQueue } from "./disk_queue.ts";
 import { Message } from "./message.ts";
 import type { Nsqd } from "./nsqd.ts";
 import type { Topic } from "./topic.ts";
-import { isEphemeral, isValidTopicName } from "../protocol/names.ts";
+import { isEphemeral } from "../protocol/names.ts";
+import { deadLetter, defaultDeadLetterTopic } from "./dead_letter.ts";
 import { E2eLatencyStream } from "./quantile.ts";
 
 /** Messages moved per drain batch before yielding to the event loop. */
@@ -300,7 +301,7 @@ export class Channel {
     const msg = this.#takeInFlight(c, id);
     if (typeof msg === "string") return msg;
     this.requeueCount++;
-    if (this.maxAttempts > 0 && msg.attempts >= this.maxAttempts) this.#deadLetter(msg);
+    if (this.maxAttempts > 0 && msg.attempts >= this.maxAttempts) deadLetter(this, msg);
     else if (timeoutMs === 0) this.#requeue(msg);
     else this.#startDeferred(msg, timeoutMs);
     return null;
@@ -386,56 +387,6 @@ export class Channel {
     return moved > 0;
   }
 
-  /**
-   * At exit, after the in-memory deferred messages went to the backend: spilled ones follow
-   * them; returns the index entries (id, due ms) of every deferred message now in the backend,
-   * and whether the spill queue was emptied.
-   */
-  async #deferredToBackend(deferred: Message[]): Promise<[[string, number][], boolean]> {
-    const entries: [string, number][] = [];
-    for (const m of deferred) entries.push([m.id, performance.timeOrigin + m.pri]);
-    const now = Date.now();
-    for (const [id, due] of this.#restored ?? []) if (due > now) entries.push([id, due]);
-    let spillDone = true;
-    if (this.#spill !== null) {
-      spillDone = await this.#spill.takeAll((s) => {
-        try {
-          this.backend.putRecord(s.msg);
-          entries.push([s.msg.id, s.dueMs]);
-        } catch (err) {
-          this.nsqd.logger.error(
-            `CHANNEL(${this.name}): failed to write message to backend - ${(err as Error).message}`,
-          );
-        }
-      });
-    }
-    return [entries, spillDone];
-  }
-
-  /**
-   * At exit, once the backend is closed: drop the spill files and, with --persist-deferred,
-   * write (or remove) the index.
-   */
-  async #saveDeferred(entries: [string, number][], spillDone: boolean): Promise<void> {
-    const n = this.nsqd;
-    try {
-      if (this.#spill !== null) await (spillDone ? this.#spill.delete() : this.#spill.close());
-      if (!n.opts.persistDeferred) return;
-      const b = this.backend as DiskQueue;
-      const path = deferredIndexPath(n.dataPath, this.topic.name, this.name);
-      await writeDeferredIndex(path, b.position(), entries);
-      if (entries.length > 0) {
-        n.logger.info(
-          `CHANNEL(${this.name}): saved the due time of ${entries.length} deferred messages`,
-        );
-      }
-    } catch (err) {
-      n.logger.error(
-        `CHANNEL(${this.name}): failed to save deferred index - ${(err as Error).message}`,
-      );
-    }
-  }
-
   /** Re-put after REQ/timeout; a backend failure is logged (the message cannot go anywhere). */
   #requeue(msg: Message): void {
     msg.compact();
@@ -446,36 +397,6 @@ export class Channel {
         `TOPIC(${this.topic.name}): failed to requeue message on ${this.name} - ${
           (err as Error).message
         }`,
-      );
-    }
-  }
-
-  /**
-   * Beyond NSQ: a message delivered maxAttempts times and requeued or timed out again goes to
-   * the dead-letter topic (created if needed) as a new message with the original body, or is
-   * dropped when there is none. Either way it is counted and leaves this channel for good.
-   */
-  #deadLetter(msg: Message): void {
-    this.deadLetterCount++;
-    const name = this.deadLetterTopic;
-    const where = `TOPIC(${this.topic.name}): channel ${this.name} message ${msg.id} reached ` +
-      `max_attempts ${this.maxAttempts}`;
-    if (name === "") {
-      this.nsqd.logger.warn(`${where}, dropped (no dead_letter_topic)`);
-      return;
-    }
-    if (this.nsqd.signal.aborted || this.nsqd.isDeleting(name)) {
-      this.nsqd.logger.error(`${where}, dropped: dead-letter topic ${name} is closing`);
-      return;
-    }
-    try {
-      const t = this.nsqd.getTopic(name);
-      msg.compact();
-      t.put(t.newMessage(msg.body));
-      this.nsqd.logger.info(`${where}, published to dead-letter topic ${name}`);
-    } catch (err) {
-      this.nsqd.logger.error(
-        `${where}, failed to dead-letter to ${name} - ${(err as Error).message}`,
       );
     }
   }
@@ -493,7 +414,7 @@ export class Channel {
       msg.client = null;
       this.timeoutCount++;
       if (c !== null) c.inFlightDone();
-      if (this.maxAttempts > 0 && msg.attempts >= this.maxAttempts) this.#deadLetter(msg);
+      if (this.maxAttempts > 0 && msg.attempts >= this.maxAttempts) deadLetter(this, msg);
       else this.#requeue(msg);
       dirty = true;
       msg = this.#inFlightPq.peek();
@@ -565,8 +486,8 @@ export class Channel {
 
   /**
    * Graceful exit: memory queue, in-flight and deferred messages all go to the backend, as in
-   * NSQ, then the backend is synced and closed. Beyond NSQ, the deferred ones' due times go to
-   * the deferred index (deferred.ts) so that the next start keeps them.
+   * NSQ, then the backend is synced and closed. Beyond NSQ, spilled deferred messages follow,
+   * and with --persist-deferred their due times go to the deferred index (deferred.ts).
    */
   async close(): Promise<void> {
     this.#stop();
@@ -589,20 +510,10 @@ export class Channel {
         `CHANNEL(${this.name}): flushing ${pending.length} memory/in-flight/deferred messages to backend`,
       );
     }
-    const disk = this.backend instanceof DiskQueue;
-    const [entries, spillDone] = disk ? await this.#deferredToBackend(deferred) : [[], true];
-    await this.backend.close();
-    if (disk) await this.#saveDeferred(entries, spillDone);
+    if (this.backend instanceof DiskQueue) {
+      await closeDeferred(this, this.backend, deferred, this.#restored, this.#spill);
+    } else {
+      await this.backend.close();
+    }
   }
-}
-
-/**
- * The dead-letter topic a new channel of `topic` gets from --dead-letter-topic-suffix: the topic
- * name plus the suffix, unless that is not a valid topic name or the topic already is a
- * dead-letter topic (no `x.dlq.dlq` chains); "" for none.
- */
-export function defaultDeadLetterTopic(topic: string, suffix: string): string {
-  if (suffix === "" || topic.endsWith(suffix)) return "";
-  const name = topic + suffix;
-  return isValidTopicName(name) ? name : "";
 }

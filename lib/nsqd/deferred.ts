@@ -296,3 +296,59 @@ export class DeferredSpill {
     await this.queue.close();
   }
 }
+
+/** What {@linkcode closeDeferred} needs of a channel. */
+export interface DeferredOwner {
+  readonly name: string;
+  readonly topic: { readonly name: string };
+  readonly nsqd: SpillHost;
+}
+
+/**
+ * A channel's exit, after its memory, in-flight and `deferred` messages went into `backend`:
+ * spilled messages follow them, the backend is closed, the spill files are deleted and, with
+ * --persist-deferred, the index records the due time of every deferred message now in the
+ * backend (those just written and the `restored` ones this run never read).
+ */
+export async function closeDeferred(
+  ch: DeferredOwner,
+  backend: DiskQueue,
+  deferred: readonly Message[],
+  restored: ReadonlyMap<string, number> | null,
+  spill: DeferredSpill | null,
+): Promise<void> {
+  const { logger, opts, dataPath } = ch.nsqd;
+  const entries: [string, number][] = [];
+  // in memory, due times are monotonic ms (`pri`); timeOrigin + pri is the wall-clock due time
+  for (const m of deferred) entries.push([m.id, performance.timeOrigin + m.pri]);
+  const now = Date.now();
+  for (const [id, due] of restored ?? []) if (due > now) entries.push([id, due]);
+  let spillDone = true;
+  if (spill !== null) {
+    spillDone = await spill.takeAll((s) => {
+      try {
+        backend.putRecord(s.msg);
+        entries.push([s.msg.id, s.dueMs]);
+      } catch (err) {
+        logger.error(
+          `CHANNEL(${ch.name}): failed to write message to backend - ${(err as Error).message}`,
+        );
+      }
+    });
+  }
+  await backend.close();
+  try {
+    if (spill !== null) await (spillDone ? spill.delete() : spill.close());
+    if (!opts.persistDeferred) return;
+    await writeDeferredIndex(
+      deferredIndexPath(dataPath, ch.topic.name, ch.name),
+      backend.position(),
+      entries,
+    );
+    if (entries.length > 0) {
+      logger.info(`CHANNEL(${ch.name}): saved the due time of ${entries.length} deferred messages`);
+    }
+  } catch (err) {
+    logger.error(`CHANNEL(${ch.name}): failed to save deferred index - ${(err as Error).message}`);
+  }
+}
