@@ -8,6 +8,7 @@ import { startNsqd, uniqueName } from "../_util/nsqd.ts";
 import { connectSub, frameWithin } from "../_util/protocol.ts";
 import { waitFor } from "../_util/wait.ts";
 import { type Msg, V2Conn } from "../_util/wire.ts";
+import { spawnNsqd } from "../_util/procs.ts";
 
 const td = new TextDecoder();
 /** The clock nsqd computes due times with (performance.timeOrigin + monotonic). */
@@ -223,6 +224,51 @@ Deno.test({
       const m = await sub.expectMessage({ timeoutMs: 3000 });
       assert.equal(td.decode(m.body), "x");
       await sub.fin(m.id);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "deferred: after a crash (SIGKILL) our next start resumes the synced spill queue",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsqd_deferred_crash_" });
+    try {
+      const topic = uniqueName("crash");
+      const t0 = now();
+      {
+        await using p = await spawnNsqd("nsqd-spill", dir, [
+          "--max-deferred-in-memory=1",
+          "--sync-every=1",
+        ]);
+        await createChannel({ tcpAddress: p.tcpAddress! }, topic, "c");
+        await using pub = await V2Conn.connect(p.tcpAddress!);
+        for (let i = 0; i < 3; i++) await pub.dpub(topic, 1500, `k${i}`);
+        for (let i = 0; i < 3; i++) await pub.expectResponse("OK");
+        const meta = `${dir}/${topic}:c:deferred.diskqueue.meta.dat`;
+        await waitFor(
+          async () => (await Deno.readTextFile(meta).catch(() => "")).startsWith("2\n"),
+          {
+            message: "2 spilled messages synced",
+          },
+        );
+        await p.stop("SIGKILL");
+      }
+      await using d = await startNsqd({}, dir);
+      await using sub = await connectSub(d, topic, "c", { rdy: 10 });
+      const bodies: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const m = await sub.expectMessage({ timeoutMs: 4000 });
+        assert.ok(now() >= t0 + 1500, "early");
+        bodies.push(td.decode(m.body));
+        await sub.fin(m.id);
+      }
+      // k0 was in memory (lost with the process, as any in-memory message in Go); k1, k2 spilled
+      assert.deepEqual(bodies, ["k1", "k2"]);
+      assert.equal(await frameWithin(sub, 200), null);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
