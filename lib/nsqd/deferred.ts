@@ -5,9 +5,10 @@
  * Two per-channel files sit next to the channel's diskqueue files, named with a second `:`
  * (which no topic or channel name may contain, so no Go diskqueue name can ever match):
  *
- * - **The deferred index**, `<topic>:<channel>:deferred.dat`. At a clean exit every deferred
- *   message still goes into the channel's diskqueue, exactly as Go nsqd does (so Go nsqd,
- *   which ignores this file, still delivers every message, at once); the index records each
+ * - **The deferred index**, `<topic>:<channel>:deferred.dat`, with --persist-deferred. At a
+ *   clean exit every deferred message still goes into the channel's diskqueue, exactly as Go
+ *   nsqd does (so Go nsqd, which ignores this file, still delivers every message, at once);
+ *   the index records each
  *   one's id and due time (ms since the epoch) plus the diskqueue's positions after the exit.
  *   At start, when the diskqueue's positions are still those (nothing read or wrote the queue
  *   since, e.g. Go nsqd), the channel keeps the id → due map; when it reads one of those
@@ -25,7 +26,7 @@
  *   head waits in memory. A spilled message is therefore never delivered early, but one spilled
  *   behind a later-due one waits for it (with one delay per consumer, as with retries, FIFO
  *   order is due order). At a clean exit spilled messages move into the channel's diskqueue
- *   and the index like any other deferred message, and the spill queue's files are deleted.
+ *   (and the index) like any other deferred message, and the spill queue's files are deleted.
  *
  * Exactly once: a deferred message is in one place at a time (memory, the spill queue or the
  * channel's diskqueue). A crash between writing the exit's diskqueue and deleting the spill
