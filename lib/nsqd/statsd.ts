@@ -92,6 +92,13 @@ export function statsdLines(
       counter(`${k}.requeue_count`, channel.requeue_count - (lastC?.requeue_count ?? 0));
       counter(`${k}.timeout_count`, channel.timeout_count - (lastC?.timeout_count ?? 0));
       gauge(`${k}.clients`, channel.client_count);
+      if (channel.dead_letter_count !== undefined) {
+        // beyond NSQ (docs/beyond-nsq.md): only channels using max attempts / dead letters
+        counter(
+          `${k}.dead_letter_count`,
+          channel.dead_letter_count - (lastC?.dead_letter_count ?? 0),
+        );
+      }
       for (const item of channel.e2e_processing_latency.percentiles ?? []) {
         gauge(`${k}.e2e_processing_latency_${goFixed(item.quantile * 100, 0)}`, item.value);
       }

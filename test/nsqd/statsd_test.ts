@@ -277,3 +277,26 @@ Deno.test("StatsdLoop spreads packets and flushes the rest at once on abort", as
     await new Promise<void>((resolve) => server.close(resolve));
   }
 });
+
+Deno.test("statsd lines: dead_letter_count (beyond NSQ) only for channels using it, as a delta", () => {
+  const snap = (n: number): StatsResponse => ({
+    ...snapshot(100),
+    topics: [topic({
+      topic_name: "w",
+      channels: [
+        channel({
+          channel_name: "a",
+          max_attempts: 3,
+          dead_letter_topic: "d",
+          dead_letter_count: n,
+        }),
+        channel({ channel_name: "b" }),
+      ],
+    })],
+  });
+  const first = statsdLines(null, snap(2), { prefix: "", excludeEphemeral: false });
+  assert.ok(first.includes("topic.w.channel.a.dead_letter_count:2|c"));
+  assert.ok(!first.some((l) => l.startsWith("topic.w.channel.b.dead_letter")));
+  const next = statsdLines(snap(2), snap(5), { prefix: "", excludeEphemeral: false });
+  assert.ok(next.includes("topic.w.channel.a.dead_letter_count:3|c"));
+});
