@@ -86,3 +86,44 @@ Deno.test("upgrade: TLS + snappy and TLS + deflate", async () => {
   await roundTrip(TLS_NSQD, { ...tls, snappy: true });
   await roundTrip(TLS_NSQD, { ...tls, deflate: true });
 });
+
+Deno.test("upgrade: AUTH with auth_secret; without one the connection fails 'Auth Required'", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const secret = new URL(req.url).searchParams.get("secret");
+    if (secret !== "s3cret") return new Response("no", { status: 403 });
+    return Response.json({
+      ttl: 3600,
+      identity: "tester",
+      identity_url: "http://id.example/tester",
+      authorizations: [{ topic: ".*", channels: [".*"], permissions: ["subscribe", "publish"] }],
+    });
+  });
+  try {
+    await using n = await startNsqd({
+      logLevel: "warn",
+      authHttpAddresses: [`127.0.0.1:${server.addr.port}`],
+    });
+    const topic = uniqueName();
+    await using p = new Producer(n.tcpAddress, { authSecret: "s3cret" });
+    await p.publish(topic, "authorized");
+    const anon = new Producer(n.tcpAddress);
+    const err = await anon.publish(topic, "x").then(() => null, (e) => e);
+    assert.match(String(err?.message), /Auth Required/);
+    await anon.stop();
+    const wrong = new Producer(n.tcpAddress, { authSecret: "wrong" });
+    const denied = await wrong.publish(topic, "x").then(() => null, (e) => e);
+    assert.match(String(denied?.message), /Error authenticating E_AUTH_FAILED/);
+    await wrong.stop();
+    const got: string[] = [];
+    const c = new Consumer(topic, "ch", { authSecret: "s3cret" });
+    c.addHandler((m) => {
+      got.push(new TextDecoder().decode(m.body));
+    });
+    await c.connectToNsqd(n.tcpAddress);
+    await waitFor(() => got.length === 1);
+    assert.deepEqual(got, ["authorized"]);
+    await c.stop();
+  } finally {
+    await server.shutdown();
+  }
+});
