@@ -75,6 +75,8 @@ export class AlreadyConnectedError extends Error {
   }
 }
 
+const decoder = new TextDecoder();
+
 /** How long stop() waits for handlers and CLOSE_WAIT before closing everything (go-nsq's 30 s). */
 const STOP_TIMEOUT_MS = 30_000;
 /** Retry delay for a RDY that could not be sent because maxInFlight was taken (go-nsq's 5 s). */
@@ -379,7 +381,7 @@ export class Consumer implements AsyncDisposable {
   }
 
   #onResponse(conn: Conn, data: Uint8Array): void {
-    if (data.length === 10 && new TextDecoder().decode(data) === "CLOSE_WAIT") {
+    if (data.length === 10 && decoder.decode(data) === "CLOSE_WAIT") {
       // nsqd acknowledged CLS: nothing more will arrive; close once everything is answered.
       this.#log.info(`${this.#prefix} (${conn.address}) received CLOSE_WAIT from nsqd`);
       conn.closing = true;
