@@ -76,6 +76,8 @@ export class Producer implements AsyncDisposable {
   /** The connection in use (null before the first connect and after a loss). */
   #link: Link | null = null;
   #connecting: Promise<Link> | null = null;
+  /** Commands issued while connecting. */
+  #queued: { cmd: Uint8Array; resolve: () => void; reject: (err: Error) => void }[] = [];
   /** Links closing after a fatal error, still to be reaped (stop() waits for them). */
   #retired = new Set<Link>();
   #stopped = false;
@@ -141,10 +143,23 @@ export class Producer implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    // Connected: write in this very call, so promises settle in call order.
+    // Connected: write in this very call, so promises settle in call order. Otherwise wait in
+    // line: the queue is written, in order, the moment the connection is up.
     const link = this.#usable();
     if (link) return this.#transact(link, cmd);
-    return this.#ensureLink().then((l) => this.#transact(l, cmd));
+    return new Promise<void>((resolve, reject) => {
+      this.#queued.push({ cmd, resolve, reject });
+      this.#ensureLink().catch((err) => {
+        for (const q of this.#queued.splice(0)) q.reject(err);
+      });
+    });
+  }
+
+  /** Writes the commands that waited for the connection, in call order. */
+  #flushQueued(link: Link): void {
+    for (const q of this.#queued.splice(0)) {
+      this.#transact(link, q.cmd).then(q.resolve, q.reject);
+    }
   }
 
   #transact(link: Link, cmd: Uint8Array): Promise<void> {
@@ -196,6 +211,7 @@ export class Producer implements AsyncDisposable {
       throw new StoppedError();
     }
     this.#link = link;
+    this.#flushQueued(link);
     return link;
   }
 
