@@ -664,7 +664,8 @@ export class Consumer implements AsyncDisposable {
     this.#totalRdy -= rdy;
     conn.rdyCount = 0;
     const hadRetry = this.#clearRdyRetry(conn);
-    if (this.#conns.get(conn.address) === conn) this.#conns.delete(conn.address);
+    const known = this.#conns.get(conn.address) === conn;
+    if (known) this.#conns.delete(conn.address);
     const left = this.#conns.size;
     this.#log.warn(`${this.#prefix} there are ${left} connections left alive`);
 
@@ -674,9 +675,12 @@ export class Consumer implements AsyncDisposable {
     }
 
     if (this.#stopFlag) {
-      if (left === 0 && this.#pendingConns.size === 0) this.#stopHandlers();
+      // Connections still being made were closed by stop(); #exit waits for them.
+      if (left === 0) this.#stopHandlers();
       return;
     }
+    // Closed before it was registered: connectToNsqd reports it to its caller.
+    if (!known) return;
 
     // The remaining connections take up the share the lost one held.
     for (const c of this.#conns.values()) this.#maybeUpdateRdy(c);
