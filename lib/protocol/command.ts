@@ -103,9 +103,37 @@ function bytesOf(body: Body): Uint8Array {
   return typeof body === "string" ? encoder.encode(body) : body;
 }
 
-/** `PUB <topic>\n[size][body]`. */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** `PUB <topic>\n[size][body]`: one allocation for ASCII topics (every valid name is). */
 export function pubCommand(topic: string, body: Body): Uint8Array {
-  return encodeCommand("PUB", [topic], bytesOf(body));
+  if (!isAscii(topic)) return encodeCommand("PUB", [topic], bytesOf(body));
+  const head = 4 + topic.length + 1;
+  if (typeof body === "string" && body.length > 1024) body = encoder.encode(body);
+  if (typeof body === "string") {
+    // Worst case 3 bytes per UTF-16 unit; encodeInto writes in place, then trim.
+    const out = new Uint8Array(head + 4 + body.length * 3);
+    const n = encoder.encodeInto(body, out.subarray(head + 4)).written;
+    writePubHead(out, topic, n);
+    return out.subarray(0, head + 4 + n);
+  }
+  const out = new Uint8Array(head + 4 + body.length);
+  writePubHead(out, topic, body.length);
+  out.set(body, head + 4);
+  return out;
+}
+
+function writePubHead(out: Uint8Array, topic: string, size: number): void {
+  let off = putAscii(out, 0, "PUB ");
+  off = putAscii(out, off, topic);
+  out[off++] = NEWLINE;
+  out[off++] = size >>> 24;
+  out[off++] = (size >>> 16) & 0xff;
+  out[off++] = (size >>> 8) & 0xff;
+  out[off] = size & 0xff;
 }
 
 /** `DPUB <topic> <defer ms>\n[size][body]`. */

@@ -49,3 +49,14 @@ Deno.test("command: each command matches go-nsq's wire layout", () => {
   );
   assert.throws(() => finCommand("short"), RangeError);
 });
+
+Deno.test("command: PUB's fast path equals the general encoding for every body shape", () => {
+  const long = "é".repeat(3000);
+  for (const body of ["", "x", "héllo ✓ 𝄞", long, new Uint8Array(0), new Uint8Array(70_000)]) {
+    assert.deepEqual(
+      pubCommand("topic_1#ephemeral", body),
+      encodeCommand("PUB", ["topic_1#ephemeral"], body),
+    );
+  }
+  assert.deepEqual(pubCommand("tøpic", "x"), encodeCommand("PUB", ["tøpic"], "x"));
+});
