@@ -13,7 +13,6 @@
 
 import { errorCode, NON_FATAL_ERROR_CODES } from "../protocol/errors.ts";
 import { Fifo } from "../internal/fifo.ts";
-import type { Logger } from "../internal/log.ts";
 import {
   type Body,
   dpubCommand,
@@ -23,6 +22,7 @@ import {
 } from "../protocol/command.ts";
 import { type ClientConfig, loggerOf, resolveConfig } from "./config.ts";
 import { Conn } from "./conn.ts";
+import { type LogFn, nextInstanceId, padId, prefixedLog } from "./log.ts";
 
 const decoder = new TextDecoder();
 
@@ -72,7 +72,10 @@ export class Producer implements AsyncDisposable {
   /** The nsqd TCP address, `host:port`. */
   readonly address: string;
   readonly config: ClientConfig;
-  #log: Logger;
+  /** go-nsq's instance number (log lines). */
+  readonly id: number;
+  /** Logs `  2 text` (go-nsq's Producer.log). */
+  #log: LogFn;
   /** The connection in use (null before the first connect and after a loss). */
   #link: Link | null = null;
   #connecting: Promise<Link> | null = null;
@@ -85,7 +88,8 @@ export class Producer implements AsyncDisposable {
   constructor(nsqdTcpAddress: string, config: Partial<ClientConfig> = {}) {
     this.address = nsqdTcpAddress;
     this.config = resolveConfig(config);
-    this.#log = loggerOf(this.config);
+    this.id = nextInstanceId();
+    this.#log = prefixedLog(loggerOf(this.config), `${padId(this.id)} `);
   }
 
   /** Connects now (publishing connects lazily anyway). */
@@ -180,7 +184,7 @@ export class Producer implements AsyncDisposable {
   }
 
   async #dial(): Promise<Link> {
-    this.#log.info(`(${this.address}) connecting to nsqd`);
+    this.#log("info", `(${this.address}) connecting to nsqd`);
     const link = { pending: new Fifo<Transaction>(), idle: [] } as unknown as Link;
     const conn = new Conn(this.address, this.config, {
       onMessage: () => {},
@@ -198,11 +202,12 @@ export class Producer implements AsyncDisposable {
       onIoError: () => {},
       onClose: () => this.#onClose(link),
     }, this.#log);
+    conn.logClose = false;
     link.conn = conn;
     try {
       await conn.connect();
     } catch (err) {
-      this.#log.error(`(${this.address}) error connecting to nsqd - ${(err as Error).message}`);
+      this.#log("error", `(${this.address}) error connecting to nsqd - ${(err as Error).message}`);
       throw new NotConnectedError(`not connected: ${(err as Error).message}`);
     }
     if (this.#stopped) {
@@ -219,7 +224,7 @@ export class Producer implements AsyncDisposable {
   #settle(link: Link, err: ProducerError | null): void {
     const t = link.pending.shift();
     if (!t) {
-      if (err) this.#log.error(`(${this.address}) unexpected error frame: ${err.message}`);
+      if (err) this.#log("error", `(${this.address}) unexpected error frame: ${err.message}`);
       return;
     }
     if (err) t.reject(err);
@@ -235,6 +240,7 @@ export class Producer implements AsyncDisposable {
       t.reject(new NotConnectedError());
     }
     wake(link);
+    this.#log("info", `(${this.address}) exiting router`);
   }
 
   /**
@@ -242,6 +248,7 @@ export class Producer implements AsyncDisposable {
    * reject with StoppedError.
    */
   async stop(): Promise<void> {
+    if (!this.#stopped) this.#log("info", `(${this.address}) stopping`);
     this.#stopped = true;
     const connecting = this.#connecting;
     if (connecting) await connecting.catch(() => {});
