@@ -180,7 +180,7 @@ export class Conn {
           });
           sock.once("error", (err) => {
             clearTimeout(timer);
-            reject(new Error(`dial tcp ${this.address}: ${err.message}`));
+            reject(dialError(this.address, err));
           });
         });
       } catch (err) {
@@ -195,7 +195,7 @@ export class Conn {
       this.#tcp = await Deno.connect({ hostname, port, signal: ctl.signal });
     } catch (err) {
       if (ctl.signal.aborted) throw new Error(`dial tcp ${this.address}: i/o timeout`);
-      throw new Error(`dial tcp ${this.address}: ${(err as Error).message}`);
+      throw dialError(this.address, err);
     } finally {
       clearTimeout(timer);
     }
@@ -463,4 +463,17 @@ export class Conn {
       }
     }, every);
   }
+}
+
+/** A failed dial in Go's words (`dial tcp 127.0.0.1:4150: connect: connection refused`). */
+function dialError(address: string, err: unknown): Error {
+  const e = err as Error & { code?: string };
+  if (e instanceof Deno.errors.ConnectionRefused || e?.code === "ECONNREFUSED") {
+    return new Error(`dial tcp ${address}: connect: connection refused`);
+  }
+  if (e?.code === "ENOTFOUND" || /lookup address|Name or service not known/i.test(e?.message)) {
+    const host = address.slice(0, address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+    return new Error(`dial tcp: lookup ${host}: no such host`);
+  }
+  return new Error(`dial tcp ${address}: ${e?.message ?? String(err)}`);
 }

@@ -208,7 +208,7 @@ export class Producer implements AsyncDisposable {
       await conn.connect();
     } catch (err) {
       this.#log("error", `(${this.address}) error connecting to nsqd - ${(err as Error).message}`);
-      throw new NotConnectedError(`not connected: ${(err as Error).message}`);
+      throw new NotConnectedError((err as Error).message);
     }
     if (this.#stopped) {
       conn.close();
