@@ -47,7 +47,7 @@ import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { type ClientConfig, loggerOf, resolveConfig } from "./config.ts";
 import { Conn } from "./conn.ts";
 import { type LogFn, nextInstanceId, padId, prefixedLog } from "./log.ts";
-import { Message, MESSAGE_DELEGATE, type MessageDelegate } from "./message.ts";
+import { Message, MESSAGE_DELEGATE, MESSAGE_ID_BYTES, type MessageDelegate } from "./message.ts";
 
 export { Message };
 
@@ -351,7 +351,7 @@ export class Consumer implements AsyncDisposable {
   #messageDelegate(conn: Conn): ConnMessageDelegate {
     return {
       conn,
-      onFinish: (m) => this.#respond(conn, finCommand(m.id), true, false),
+      onFinish: (m) => this.#respond(conn, finCommand(m[MESSAGE_ID_BYTES]), true, false),
       onRequeue: (m, delayMs, backoff) => {
         let delay = delayMs;
         if (delay < 0) {
@@ -360,9 +360,9 @@ export class Consumer implements AsyncDisposable {
             this.config.maxRequeueDelay,
           );
         }
-        this.#respond(conn, reqCommand(m.id, delay), false, backoff);
+        this.#respond(conn, reqCommand(m[MESSAGE_ID_BYTES], delay), false, backoff);
       },
-      onTouch: (m) => conn.write(touchCommand(m.id)),
+      onTouch: (m) => conn.write(touchCommand(m[MESSAGE_ID_BYTES])),
     };
   }
 

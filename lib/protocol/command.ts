@@ -40,14 +40,22 @@ function putAscii(buf: Uint8Array, off: number, s: string): number {
   return off;
 }
 
-/** `NAME <id>[ <arg>]\n` for the per-message commands. */
-function messageCommand(name: string, id: string, arg?: string): Uint8Array {
+/**
+ * `NAME <id>[ <arg>]\n` for the per-message commands; the id as its string or as the 16 ASCII
+ * bytes of the message frame (copied without decoding).
+ */
+function messageCommand(name: string, id: string | Uint8Array, arg?: string): Uint8Array {
   if (id.length !== MSG_ID_LENGTH) throw new RangeError(`Invalid message id "${id}"`);
   const len = name.length + 1 + MSG_ID_LENGTH + (arg === undefined ? 0 : arg.length + 1) + 1;
   const out = new Uint8Array(len);
   let off = putAscii(out, 0, name);
   out[off++] = SPACE;
-  off = putAscii(out, off, id);
+  if (typeof id === "string") {
+    off = putAscii(out, off, id);
+  } else {
+    out.set(id, off);
+    off += MSG_ID_LENGTH;
+  }
   if (arg !== undefined) {
     out[off++] = SPACE;
     off = putAscii(out, off, arg);
@@ -82,17 +90,17 @@ export function rdyCommand(count: number): Uint8Array {
 }
 
 /** `FIN <id>\n`. */
-export function finCommand(id: string): Uint8Array {
+export function finCommand(id: string | Uint8Array): Uint8Array {
   return messageCommand("FIN", id);
 }
 
 /** `REQ <id> <timeout ms>\n`. */
-export function reqCommand(id: string, delayMs: number): Uint8Array {
+export function reqCommand(id: string | Uint8Array, delayMs: number): Uint8Array {
   return messageCommand("REQ", id, String(Math.max(0, Math.trunc(delayMs))));
 }
 
 /** `TOUCH <id>\n`. */
-export function touchCommand(id: string): Uint8Array {
+export function touchCommand(id: string | Uint8Array): Uint8Array {
   return messageCommand("TOUCH", id);
 }
 
