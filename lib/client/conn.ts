@@ -166,7 +166,8 @@ export class Conn {
     const { hostname, port } = dialAddress(this.address);
     const timeoutMs = this.#config.dialTimeout;
     if (this.#config.tlsV1) {
-      const sock = netConnect({ host: hostname, port, noDelay: true });
+      const sock = netConnect({ host: hostname, port });
+      sock.setNoDelay(true);
       const transport = new SocketTransport(sock);
       try {
         await new Promise<void>((resolve, reject) => {
