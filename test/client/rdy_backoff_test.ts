@@ -133,7 +133,8 @@ Deno.test("backoff: go-nsq's exponential schedule, RDY 1 probe, then restore", a
     await c.connectToNsqd(f.address);
     const a = await subscribed(f);
     await waitFor(() => a.rdy === 5);
-    // Each failure: RDY 0, then after the backoff RDY 1, then the next message.
+    // Each failure: RDY 0, then after the backoff RDY 1, then the next message. The lower bound
+    // checks the schedule; the upper one is loose for a loaded machine.
     // Levels 1..3 (80, 160, 320 ms), then 640 > max: the level stays 3 (320 ms).
     const expectFail = [80, 160, 320, 320];
     for (const [i, ms] of expectFail.entries()) {
@@ -143,7 +144,7 @@ Deno.test("backoff: go-nsq's exponential schedule, RDY 1 probe, then restore", a
       assert.deepEqual(a.rdys.slice(before, before + 2), [0, 1]);
       const rdy = a.named("RDY").slice(before, before + 2);
       const waited = rdy[1].at - rdy[0].at;
-      assert.ok(waited >= ms - 5 && waited < ms + 150, `level ${i + 1}: waited ${waited} ms`);
+      assert.ok(waited >= ms - 5 && waited < ms + 1000, `level ${i + 1}: waited ${waited} ms`);
     }
     assert.equal(c.backoffLevel, 3);
     // Successes step the level down: 3 → 2 (160 ms), 2 → 1 (80 ms), 1 → 0: RDY 5 again.
@@ -155,7 +156,7 @@ Deno.test("backoff: go-nsq's exponential schedule, RDY 1 probe, then restore", a
       assert.deepEqual(a.rdys.slice(before, before + 2), [0, 1]);
       const rdy = a.named("RDY").slice(before, before + 2);
       const waited = rdy[1].at - rdy[0].at;
-      assert.ok(waited >= ms - 5 && waited < ms + 150, `down ${i}: waited ${waited} ms`);
+      assert.ok(waited >= ms - 5 && waited < ms + 1000, `down ${i}: waited ${waited} ms`);
     }
     const before = a.rdys.length;
     await a.message("last");
