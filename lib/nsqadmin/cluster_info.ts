@@ -593,7 +593,8 @@ function statusText(res: Response): string {
 
 /** A fetch failure in words close to Go's net/http errors. */
 function describeFetchError(e: unknown, endpoint: string): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  const cause = e instanceof Error && e.cause !== undefined ? ` ${e.cause}` : "";
+  const msg = (e instanceof Error ? e.message : String(e)) + cause;
   const host = (() => {
     try {
       return new URL(endpoint).host;
@@ -605,7 +606,9 @@ function describeFetchError(e: unknown, endpoint: string): string {
     return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
   }
   if (/refused/i.test(msg)) return `dial tcp ${host}: connect: connection refused`;
-  return msg;
+  if (/reset/i.test(msg)) return `read tcp ${host}: read: connection reset by peer`;
+  if (/dns|lookup|resolve/i.test(msg)) return `dial tcp: lookup ${host}: no such host`;
+  return e instanceof Error && e.cause instanceof Error ? e.cause.message : msg;
 }
 
 function producerFromLookupd(r: Record<string, unknown>): Producer {

@@ -14,7 +14,7 @@ import { ClusterInfo } from "./cluster_info.ts";
 import { History, seriesKey } from "./history.ts";
 import { newAdminHttpApp } from "./http.ts";
 import { Notifier } from "./notify.ts";
-import type { NsqadminOptions } from "./options.ts";
+import { normalizeBasePath, type NsqadminOptions } from "./options.ts";
 
 /** nsqadmin: `start()` binds the HTTP listener (port 0 allowed), `close()` stops everything. */
 export class Nsqadmin implements Daemon, AdminContext {
@@ -35,7 +35,7 @@ export class Nsqadmin implements Daemon, AdminContext {
   #closing: Promise<void> | null = null;
 
   constructor(opts: NsqadminOptions, logger: Logger) {
-    this.#opts = opts;
+    this.#opts = { ...opts, basePath: normalizeBasePath(opts.basePath) };
     this.logger = logger;
     this.failed = this.#failed.promise;
     this.#tasks = new TaskGroup((err) => this.#failed.resolve(toError(err)));

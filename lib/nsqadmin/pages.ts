@@ -795,10 +795,10 @@ async function nodesPage(ctx: PageCtx): Promise<PageBody> {
     return html`
       <tr
         data-node="${http}"><td><a href="${nodeHref(ctx, http)}">${p
-          .hostname}</a></td><td class="mono">${p.broadcast_address}</td>${num(
-            p.tcp_port,
-            "tcp_port",
-          )}${num(p.http_port, "http_port")}<td>${p.version}${p.out_of_date
+          .hostname}</a></td><td class="mono">${p
+          .broadcast_address}</td><td class="num mono" data-stat="tcp_port">${p
+          .tcp_port}</td><td class="num mono" data-stat="http_port">${p.http_port}</td><td>${p
+          .version}${p.out_of_date
           ? html`
             <span class="badge warn">out of date</span>
           `
