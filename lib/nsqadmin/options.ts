@@ -39,6 +39,8 @@ export interface NsqadminOptions {
   historyWindow: number;
   /** Beyond Go: how often nsqadmin samples every nsqd's /stats for that history. */
   historyInterval: number;
+  /** Beyond Go: how often open pages refresh their numbers (0: never). */
+  uiRefreshInterval: number;
 }
 
 /** Go's NewOptions(), plus our history defaults. */
@@ -69,6 +71,7 @@ export function defaultNsqadminOptions(): NsqadminOptions {
     adminUsers: [],
     historyWindow: 3_600_000,
     historyInterval: 10_000,
+    uiRefreshInterval: 5_000,
   };
 }
 
@@ -226,6 +229,12 @@ export const nsqadminOptionTable: readonly OptionSpec<NsqadminOptions>[] = [
       field: "historyInterval",
       kind: "duration",
       help: "how often nsqadmin samples every nsqd's /stats for its charts",
+    },
+    {
+      flag: "ui-refresh-interval",
+      field: "uiRefreshInterval",
+      kind: "duration",
+      help: "how often open pages refresh their numbers without a reload (0 disables)",
     },
   ]),
 ];

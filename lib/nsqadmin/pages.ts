@@ -25,9 +25,6 @@ import {
 /** The pages nsqadmin serves. */
 export type PageName = "topics" | "topic" | "channel" | "nodes" | "node" | "counter" | "lookup";
 
-/** How often the pages refresh their numbers (ms). */
-export const REFRESH_MS = 5_000;
-
 interface PageCtx {
   admin: Nsqadmin;
   c: V1Context;
@@ -95,7 +92,7 @@ function layout(ctx: PageCtx, name: PageName, page: PageBody): Html {
         <title>${page.title} · nsqadmin</title>
         <link rel="stylesheet" href="${ctx.bp("/static/nsqadmin.css")}">
       </head>
-      <body data-refresh="${REFRESH_MS}" data-page="${name}">
+      <body data-refresh="${o.uiRefreshInterval}" data-page="${name}">
         <header
           class="bar"><a class="brand" href="${ctx.bp(
             "/",
@@ -162,7 +159,12 @@ function channelHref(ctx: PageCtx, topic: string, channel: string): string {
 }
 
 function nodeHref(ctx: PageCtx, node: string): string {
-  return ctx.bp(`/nodes/${encodeURIComponent(node)}`);
+  return ctx.bp(`/nodes/${encodeNode(node)}`);
+}
+
+/** A node address in a path: `host:port` keeps its colon, `[v6]` its brackets. */
+function encodeNode(node: string): string {
+  return encodeURIComponent(node).replace(/%3A/g, ":").replace(/%5B/g, "[").replace(/%5D/g, "]");
 }
 
 function apiHref(ctx: PageCtx, path: string): string {
@@ -849,7 +851,7 @@ async function nodePage(ctx: PageCtx): Promise<PageBody> {
         "Tombstone",
         "small danger",
         "DELETE",
-        apiHref(ctx, `/nodes/${encodeURIComponent(node)}`),
+        apiHref(ctx, `/nodes/${encodeNode(node)}`),
         `Tombstone ${node} for topic ${t.topic_name}? The topic is removed from this nsqd and lookupds stop returning it.`,
         { topic: t.topic_name },
       )
