@@ -534,12 +534,17 @@ function clientAttributes(cl: ClientStats): Html {
 }
 
 function bodyPreview(b64: string): string {
+  let bytes: Uint8Array;
   try {
-    const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+    bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+  } catch {
+    return "(not base64)";
+  }
+  try {
     const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, 400));
     return text.length > 200 ? text.slice(0, 200) + "…" : text;
   } catch {
-    return `(${Math.floor(b64.length * 3 / 4)} bytes, binary)`;
+    return `(${bytes.length} bytes, binary)`;
   }
 }
 
