@@ -112,7 +112,7 @@ const JS = `(() => {
     if (!r.ok) { flash("err", r.status + " " + (r.message || "request failed")); return; }
     if (r.message) flash("warn", r.message); else flash("", "");
     if (then) { location.href = then; return; }
-    await refresh();
+    await refresh(true);
   };
   document.addEventListener("click", async (ev) => {
     const b = ev.target.closest("button[data-api]");
@@ -143,8 +143,16 @@ const JS = `(() => {
   const stamp = document.getElementById("updated");
   const key = "nsqadmin.autorefresh";
   let busy = false;
-  async function refresh() {
-    if (busy) return;
+  // Never swap the content under an operator who is typing into a form.
+  const typing = () => {
+    const c = document.getElementById("content");
+    if (!c) return false;
+    const a = document.activeElement;
+    if (a && c.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA")) return true;
+    return [...c.querySelectorAll("input[type=text]")].some((i) => i.value !== "");
+  };
+  async function refresh(force) {
+    if (busy || (!force && typing())) return;
     busy = true;
     const content = document.getElementById("content");
     try {

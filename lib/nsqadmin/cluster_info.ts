@@ -64,6 +64,11 @@ export interface ClusterClientOptions {
   requestTimeout: number;
   /** A Deno HTTP client carrying TLS settings (`--http-client-tls-*`), when any was given. */
   httpClient?: Deno.HttpClient;
+  /**
+   * Log each query at debug instead of info (Go's level): for the page renders, their
+   * auto-refresh and the history sampler, which would otherwise flood the log.
+   */
+  quiet?: boolean;
 }
 
 /** The semver triple of a version string; `0.0.0` when it does not parse (as Go's semver). */
@@ -197,7 +202,9 @@ export class ClusterInfo {
   }
 
   #log(endpoint: string, kind: string): void {
-    this.#logger.info(`CI: querying ${kind} ${endpoint}`);
+    const line = `CI: querying ${kind} ${endpoint}`;
+    if (this.#opts.quiet) this.#logger.debug(line);
+    else this.#logger.info(line);
   }
 
   /** The union of every lookupd's /topics, sorted. */

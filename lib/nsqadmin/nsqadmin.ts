@@ -20,6 +20,8 @@ import { normalizeBasePath, type NsqadminOptions } from "./options.ts";
 export class Nsqadmin implements Daemon, AdminContext {
   readonly logger: Logger;
   readonly ci: ClusterInfo;
+  /** The same client logging its queries at debug level (pages, refreshes, the sampler). */
+  readonly quietCi: ClusterInfo;
   readonly notifier: Notifier;
   readonly history: History;
   readonly failed: Promise<Error>;
@@ -39,11 +41,12 @@ export class Nsqadmin implements Daemon, AdminContext {
     this.logger = logger;
     this.failed = this.#failed.promise;
     this.#tasks = new TaskGroup((err) => this.#failed.resolve(toError(err)));
-    this.ci = new ClusterInfo({
+    const client = {
       connectTimeout: opts.httpClientConnectTimeout,
       requestTimeout: opts.httpClientRequestTimeout,
-      httpClient: undefined,
-    }, logger);
+    };
+    this.ci = new ClusterInfo(client, logger);
+    this.quietCi = new ClusterInfo({ ...client, quiet: true }, logger);
     this.notifier = new Notifier(
       () => this.#opts.notificationHttpEndpoint,
       () => this.#opts.httpClientConnectTimeout + this.#opts.httpClientRequestTimeout,
@@ -90,6 +93,7 @@ export class Nsqadmin implements Daemon, AdminContext {
       }
       this.#httpClient = Deno.createHttpClient(tls);
       this.ci.useHttpClient(this.#httpClient);
+      this.quietCi.useHttpClient(this.#httpClient);
     }
     if (o.httpClientTlsInsecureSkipVerify) {
       this.logger.warn(
@@ -127,8 +131,9 @@ export class Nsqadmin implements Daemon, AdminContext {
   /** One history round (exposed for tests). */
   async sampleOnce(): Promise<void> {
     const o = this.#opts;
-    const producers = await this.ci.getProducers(o.nsqlookupdHttpAddresses, o.nsqdHttpAddresses);
-    const stats = await this.ci.getNsqdStats(producers.value, "", "", false);
+    const ci = this.quietCi;
+    const producers = await ci.getProducers(o.nsqlookupdHttpAddresses, o.nsqdHttpAddresses);
+    const stats = await ci.getNsqdStats(producers.value, "", "", false);
     const now = Date.now();
     const topics = new Map<string, { depth: number; count: number }>();
     for (const t of stats.value.topics) {

@@ -7,7 +7,15 @@
  */
 import { HttpError, type V1Context } from "../http/v1.ts";
 import { NSQ_DENO_VERSION, NSQ_VERSION } from "../version.ts";
-import { apiChannel, apiCounter, apiNode, apiNodes, apiTopic, apiTopics } from "./api.ts";
+import {
+  type AdminContext,
+  apiChannel,
+  apiCounter,
+  apiNode,
+  apiNodes,
+  apiTopic,
+  apiTopics,
+} from "./api.ts";
 import { producerHttpAddress, UpstreamError } from "./cluster_info.ts";
 import { chart, type ChartPoint, sparkline } from "./charts.ts";
 import { seriesKey } from "./history.ts";
@@ -27,6 +35,8 @@ export type PageName = "topics" | "topic" | "channel" | "nodes" | "node" | "coun
 
 interface PageCtx {
   admin: Nsqadmin;
+  /** What the API functions need, with the quiet cluster client. */
+  api: AdminContext;
   c: V1Context;
   isAdmin: boolean;
   bp(p: string): string;
@@ -49,6 +59,7 @@ export async function renderPage(
   const base = admin.opts().basePath;
   const ctx: PageCtx = {
     admin,
+    api: { opts: () => admin.opts(), ci: admin.quietCi, logger: admin.logger },
     c,
     isAdmin,
     bp: (p) => base === "/" ? p : base + p,
@@ -251,19 +262,19 @@ function upstreamOrEmpty(e: unknown): boolean {
 
 async function topicsPage(ctx: PageCtx): Promise<PageBody> {
   const o = ctx.admin.opts();
-  const list = await apiTopics(ctx.admin, false);
+  const list = await apiTopics(ctx.api, false);
   const messages = list.message === "" ? [] : [list.message];
   const names = (list.topics as string[] | null) ?? [];
   const sums = new Map<string, TopicStats>();
   let nodeCount = 0;
   try {
-    const producers = await ctx.admin.ci.getProducers(
+    const producers = await ctx.api.ci.getProducers(
       o.nsqlookupdHttpAddresses,
       o.nsqdHttpAddresses,
     );
     nodeCount = producers.value.length;
     if (producers.value.length > 0) {
-      const stats = await ctx.admin.ci.getNsqdStats(producers.value, "", "", false);
+      const stats = await ctx.api.ci.getNsqdStats(producers.value, "", "", false);
       if (stats.errors.length > 0) messages.push(`WARNING: ${stats.errors.join("; ")}`);
       for (const t of stats.value.topics) {
         let agg = sums.get(t.topic_name);
@@ -371,7 +382,7 @@ async function topicPage(ctx: PageCtx): Promise<PageBody> {
   const crumbs = [html`<a href="${ctx.bp("/topics")}">Topics</a>`, html`${topic}`];
   let t;
   try {
-    t = await apiTopic(ctx.admin, topic);
+    t = await apiTopic(ctx.api, topic);
   } catch (e) {
     if (!upstreamOrEmpty(e)) throw e;
     return {
@@ -568,7 +579,7 @@ async function channelPage(ctx: PageCtx): Promise<PageBody> {
     }</h1>`;
   let answer;
   try {
-    answer = await apiChannel(ctx.admin, topic, channel);
+    answer = await apiChannel(ctx.api, topic, channel);
   } catch (e) {
     if (!upstreamOrEmpty(e)) throw e;
     return { title: channel, crumbs, body: html`${h1(false)}${noProducers(ctx, "topic/channel")}` };
@@ -687,7 +698,7 @@ async function channelPage(ctx: PageCtx): Promise<PageBody> {
   const peeks = await Promise.all(
     (ch.nodes ?? []).map(async (n) => ({
       node: n.node,
-      messages: await ctx.admin.ci.peekChannel(n.node, topic, channel, 10),
+      messages: await ctx.api.ci.peekChannel(n.node, topic, channel, 10),
     })),
   );
   const offered = peeks.filter((p) => p.messages !== null);
@@ -791,7 +802,7 @@ async function channelPage(ctx: PageCtx): Promise<PageBody> {
 // Nodes
 
 async function nodesPage(ctx: PageCtx): Promise<PageBody> {
-  const answer = await apiNodes(ctx.admin);
+  const answer = await apiNodes(ctx.api);
   const lookupds = ctx.admin.opts().nsqlookupdHttpAddresses.length;
   const nodes = answer.nodes ?? [];
   const rows = nodes.map((p) => {
@@ -845,7 +856,7 @@ async function nodesPage(ctx: PageCtx): Promise<PageBody> {
 
 async function nodePage(ctx: PageCtx): Promise<PageBody> {
   const node = ctx.c.param("node");
-  const n = await apiNode(ctx.admin, node);
+  const n = await apiNode(ctx.api, node);
   const topics = n.topics ?? [];
   const lookupds = ctx.admin.opts().nsqlookupdHttpAddresses.length > 0;
   let channelCount = 0;
@@ -940,7 +951,7 @@ async function nodePage(ctx: PageCtx): Promise<PageBody> {
 // Counter
 
 async function counterPage(ctx: PageCtx): Promise<PageBody> {
-  const answer = await apiCounter(ctx.admin);
+  const answer = await apiCounter(ctx.api);
   const rows = Object.values(answer.stats).sort((a, b) =>
     b.message_count - a.message_count ||
     `${a.topic_name}:${a.channel_name}:${a.node}`.localeCompare(
@@ -948,6 +959,12 @@ async function counterPage(ctx: PageCtx): Promise<PageBody> {
     )
   );
   const total = rows.reduce((s, r) => s + r.message_count, 0);
+  // The cluster-wide rate: the sum of every channel's latest sampled rate.
+  let rate: number | undefined;
+  for (const key of new Set(rows.map((r) => seriesKey(r.topic_name, r.channel_name)))) {
+    const r = ctx.admin.history.lastRate(key);
+    if (r !== undefined) rate = (rate ?? 0) + r;
+  }
   return {
     title: "Counter",
     crumbs: [],
@@ -956,7 +973,11 @@ async function counterPage(ctx: PageCtx): Promise<PageBody> {
         answer.message,
       )}<h1>Messages processed</h1><div class="card" style="margin-bottom:14px">
         <div class="k">all channels on all nodes</div>
-        <div class="big" data-stat="total">${commafy(total)}</div>
+        <div class="big" data-stat="total">${commafy(total)}</div>${historyOn(ctx)
+          ? html`<div class="muted" data-stat="rate">${rateText(rate)} over the last ${
+            durationText(ctx.admin.opts().historyInterval / 1000)
+          }</div>`
+          : ""}
       </div><div class="panel">${rows.length === 0
         ? html`<div class="empty">No channels yet.</div>`
         : html`
@@ -1000,7 +1021,7 @@ async function lookupPage(ctx: PageCtx): Promise<PageBody> {
       `,
     };
   }
-  const answer = await apiTopics(ctx.admin, true);
+  const answer = await apiTopics(ctx.api, true);
   const inactive = (answer.topics ?? {}) as Record<string, string[]>;
   const names = Object.keys(inactive).sort();
   const rows = names.map((topic) => {

@@ -77,7 +77,7 @@ Deno.test({
       basePath: "/nsq",
       adminUsers: ["admin"],
       historyInterval: 200,
-      uiRefreshInterval: 400,
+      uiRefreshInterval: 1000,
     });
     const nsqdHttp = c.nsqd.httpAddress;
     const topic = uniqueName("web");
