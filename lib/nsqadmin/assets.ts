@@ -63,7 +63,7 @@ button.small{padding:1px 8px;font-size:11px}
 .card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:9px 12px}
 .card .k{color:var(--muted);font-size:11px;text-transform:uppercase;letter-spacing:.5px}
 .card .v{font-size:20px;font-weight:650;font-variant-numeric:tabular-nums}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:10px;margin-bottom:6px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:10px;margin-bottom:6px}
 figure.chart{margin:0;background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:8px 10px 6px}
 .chart-head{display:flex;justify-content:space-between;align-items:baseline;color:var(--muted);font-size:12px}
 .chart-head b{color:var(--ink);font-size:16px}.chart-head small{font-weight:400;color:var(--muted);margin-left:3px;font-size:11px}

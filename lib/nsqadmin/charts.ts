@@ -51,6 +51,7 @@ export function sparkline(points: readonly ChartPoint[], label: string): Html {
 }
 
 function fmt(v: number): string {
+  if (Number.isInteger(v) && v < 1e4) return String(v);
   if (v >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
   if (v >= 1e4) return `${(v / 1e3).toFixed(0)}k`;
   if (v >= 100) return v.toFixed(0);

@@ -131,8 +131,11 @@ Deno.test({
       await page.setExtraHTTPHeaders(ADMIN);
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
-      const shot = (name: string) =>
-        page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+      // Over our own healthy cluster no page shows a warning or an error.
+      const shot = async (name: string) => {
+        assert.equal(await page.locator(".alert").count(), 0, `${name}: no warning`);
+        await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+      };
 
       await t.step("topics page: the topic's depth and message count", async () => {
         await page.goto(`${c.url}/`);
