@@ -433,12 +433,29 @@ async function topicPage(ctx: PageCtx): Promise<PageBody> {
     }</div>`
     : html``;
   const e2eCols = t.e2e_processing_latency?.percentiles?.length ?? 0;
+  // As in Go's topic page: tombstone one producer of the topic (lookupd mode, admins).
+  const canTombstone = ctx.isAdmin && ctx.admin.opts().nsqlookupdHttpAddresses.length > 0;
+  const tombstone = (node: string) =>
+    canTombstone
+      ? html`
+        ${actionButton(
+          "Tombstone",
+          "small danger",
+          "DELETE",
+          apiHref(ctx, `/nodes/${encodeNode(node)}`),
+          `Tombstone ${node} for topic ${topic}? The topic is deleted from this nsqd and lookupds stop returning it.`,
+          { topic },
+        )}
+      `
+      : html``;
   const nodeRows = (t.nodes ?? []).map((n) =>
     html`
       <tr
         data-node="${n.node}"><td>${nodeLabel(ctx, n.node, n.hostname)}${pausedBadge(
           n.paused,
-        )}</td>${num(n.depth, "depth")}<td class="num muted">${commafy(n.memory_depth)} + ${commafy(
+        )}${tombstone(n.node)}</td>${num(n.depth, "depth")}<td class="num muted">${commafy(
+          n.memory_depth,
+        )} + ${commafy(
           n.backend_depth,
         )}</td>${num(n.message_count, "message_count")}${num(
           n.channels?.length ?? 0,
