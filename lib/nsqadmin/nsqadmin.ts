@@ -4,6 +4,7 @@
  * sampler. Options can change at run time through `PUT /config/:opt`, so everything reads them
  * through `opts()`.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Daemon } from "../internal/daemon.ts";
 import type { Logger } from "../internal/log.ts";
 import { TaskGroup } from "../internal/task_group.ts";
@@ -115,7 +116,6 @@ export class Nsqadmin implements Daemon, AdminContext {
    * a failed round is logged at debug level and skipped (the charts show a gap, nothing else).
    */
   async #sampleLoop(signal: AbortSignal): Promise<void> {
-    const { setTimeout: sleep } = await import("node:timers/promises");
     while (!signal.aborted) {
       await this.sampleOnce().catch((e) =>
         this.logger.debug(`history sample failed - ${e instanceof Error ? e.message : e}`)
