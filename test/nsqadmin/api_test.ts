@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Logger } from "../../lib/internal/log.ts";
 import { Nsqadmin } from "../../lib/nsqadmin/nsqadmin.ts";
 import { defaultNsqadminOptions } from "../../lib/nsqadmin/options.ts";
-import { uniqueName } from "../_util/nsqd.ts";
+import { startNsqd, uniqueName } from "../_util/nsqd.ts";
 import { connectSub, publishTo } from "../_util/protocol.ts";
 import { waitFor } from "../_util/wait.ts";
 import { send, startAdminCluster } from "./_cluster.ts";
@@ -534,4 +534,51 @@ Deno.test("nsqadmin API: /config refused outside --allow-config-from-cidr", asyn
   const r = await c.fetch("/config/log_level");
   assert.equal(r.status, 403);
   assert.deepEqual(await r.json(), { message: "FORBIDDEN" });
+});
+
+Deno.test("nsqadmin API: two nsqd, one topic: per-node rows and cluster sums", async () => {
+  await using c = await startAdminCluster({ historyWindow: 0 });
+  await using second = await startNsqd({
+    httpAddress: "127.0.0.1:0",
+    nsqlookupdTcpAddresses: [c.lookupd.tcpAddress],
+    logLevel: "warn",
+  });
+  const topic = uniqueName("two");
+  await publishTo(c.nsqd, topic, "1", "2", "3");
+  await publishTo(second, topic, "4");
+  for (const n of [c.nsqd, second]) {
+    const r = await fetch(`http://${n.httpAddress}/channel/create?topic=${topic}&channel=ch`, {
+      method: "POST",
+    });
+    await r.body?.cancel();
+  }
+  await waitFor(async () => {
+    const r = await (await c.fetch(`/api/topics/${topic}`)).json();
+    return r.nodes?.length === 2 && r.channels?.[0]?.nodes?.length === 2;
+  }, { message: "both nsqd produce the topic" });
+  const t = await (await c.fetch(`/api/topics/${topic}`)).json();
+  assert.equal(t.message_count, 4);
+  assert.deepEqual(
+    t.nodes.map((n: { node: string }) => n.node).sort(),
+    [c.nsqd.httpAddress, second.httpAddress].sort(),
+  );
+  assert.equal(t.channels.length, 1);
+  assert.equal(t.channels[0].node, "*");
+  const ch = await (await c.fetch(`/api/topics/${topic}/ch`)).json();
+  assert.equal(ch.nodes.length, 2);
+  assert.equal(ch.depth, ch.nodes[0].depth + ch.nodes[1].depth);
+  const nodes = await (await c.fetch("/api/nodes")).json();
+  assert.equal(nodes.nodes.length, 2);
+  const counter = await (await c.fetch("/api/counter")).json();
+  assert.ok(`${topic}:ch:${second.httpAddress}` in counter.stats);
+  // Pause reaches both.
+  const r = await send(c, "POST", `/api/topics/${topic}/ch`, { action: "pause" });
+  assert.deepEqual(r, { status: 200, json: { message: "" } });
+  for (const n of [c.nsqd, second]) {
+    const s = await (await fetch(`http://${n.httpAddress}/stats?format=json&topic=${topic}`))
+      .json();
+    assert.equal(s.topics[0].channels[0].paused, true, n.httpAddress);
+  }
+  const page = await (await c.fetch(`/topics/${topic}`)).text();
+  assert.ok(page.includes(`data-node="${second.httpAddress}"`));
 });
