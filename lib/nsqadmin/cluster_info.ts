@@ -536,15 +536,25 @@ export class ClusterInfo {
    * Beyond Go: the next `n` queued messages of a channel from one nsqd's
    * `GET /channel/peek`, or `null` when that nsqd does not offer it (404 / 405).
    */
-  async peekChannel(
+  peekChannel(
     node: string,
     topic: string,
     channel: string,
     n: number,
   ): Promise<PeekMessage[] | null> {
-    const endpoint = `http://${node}/channel/peek?topic=${queryEscape(topic)}&channel=${
-      queryEscape(channel)
-    }&n=${n}`;
+    return this.#peek(
+      `http://${node}/channel/peek?topic=${queryEscape(topic)}&channel=${
+        queryEscape(channel)
+      }&n=${n}`,
+    );
+  }
+
+  /** Beyond Go: the next `n` messages of a topic's own queue (`GET /topic/peek`), or `null`. */
+  peekTopic(node: string, topic: string, n: number): Promise<PeekMessage[] | null> {
+    return this.#peek(`http://${node}/topic/peek?topic=${queryEscape(topic)}&n=${n}`);
+  }
+
+  async #peek(endpoint: string): Promise<PeekMessage[] | null> {
     this.#log(endpoint, "nsqd");
     let res: Response;
     try {

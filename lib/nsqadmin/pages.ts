@@ -16,7 +16,7 @@ import {
   apiTopic,
   apiTopics,
 } from "./api.ts";
-import { producerHttpAddress, UpstreamError } from "./cluster_info.ts";
+import { type PeekMessage, producerHttpAddress, UpstreamError } from "./cluster_info.ts";
 import { chart, type ChartPoint, sparkline } from "./charts.ts";
 import { seriesKey } from "./history.ts";
 import { commafy, durationText, type Html, html, nanoToHuman, percentLabel } from "./html.ts";
@@ -463,6 +463,17 @@ async function topicPage(ctx: PageCtx): Promise<PageBody> {
         )}${e2eCells(n.e2e_processing_latency, e2eCols)}</tr>
     `
   );
+  // Beyond Go: messages waiting in the topic's own queue (a paused topic, or one without
+  // channels), from nsqd that offer GET /topic/peek; shown only when there are some.
+  const topicPeeks = await Promise.all(
+    (t.nodes ?? []).map(async (n) => ({
+      node: n.node,
+      messages: n.depth > 0 ? await ctx.api.ci.peekTopic(n.node, topic, 10) : null,
+    })),
+  );
+  const topicPeek = topicPeeks.some((p) => (p.messages?.length ?? 0) > 0)
+    ? peekView(topicPeeks)
+    : html``;
   const spark = historyOn(ctx);
   const chRows = (t.channels ?? []).map((ch) => {
     const k = seriesKey(topic, ch.channel_name);
@@ -520,7 +531,7 @@ async function topicPage(ctx: PageCtx): Promise<PageBody> {
             e2eCols,
           )}</tr></tbody>
         </table>
-      </div><h2>Channels</h2><div class="panel">${chRows.length === 0
+      </div>${topicPeek}<h2>Channels</h2><div class="panel">${chRows.length === 0
         ? html`<div class="empty">This topic has no channels. A consumer creates one when it subscribes.</div>`
         : html`
           <table>
@@ -574,6 +585,43 @@ function bodyPreview(b64: string): string {
   } catch {
     return `(${bytes.length} bytes, binary)`;
   }
+}
+
+/** The "Next messages" section, or nothing when no nsqd offers peek. */
+function peekView(peeks: { node: string; messages: PeekMessage[] | null }[]): Html {
+  const offered = peeks.filter((p) => p.messages !== null);
+  if (offered.length === 0) return html``;
+  const rows = offered.flatMap((p) =>
+    p.messages!.map((m) =>
+      html`
+        <tr
+          data-message="${m.id}"><td>${p.node}</td><td class="mono">${m
+            .id}</td><td class="mono">${timestampText(m.timestamp)}</td>${num(
+              m.attempts,
+              "attempts",
+            )}<td class="body mono">${bodyPreview(m.body_base64)}</td></tr>
+      `
+    )
+  );
+  return html`
+    <h2>Next messages</h2>
+    <div class="panel" id="peek">${rows.length === 0
+      ? html`<div class="empty">No queued messages.</div>`
+      : html`
+        <table>
+          <thead>
+            <tr>
+              <th>nsqd host</th>
+              <th>ID</th>
+              <th>Timestamp</th>
+              <th class="num">Attempts</th>
+              <th>Body</th>
+            </tr>
+          </thead>
+          <tbody>${rows}</tbody>
+        </table>
+      `}</div>
+  `;
 }
 
 function timestampText(ts: number): string {
@@ -712,43 +760,14 @@ async function channelPage(ctx: PageCtx): Promise<PageBody> {
   );
 
   // Beyond Go: the next queued messages, from nsqd that offer GET /channel/peek.
-  const peeks = await Promise.all(
-    (ch.nodes ?? []).map(async (n) => ({
-      node: n.node,
-      messages: await ctx.api.ci.peekChannel(n.node, topic, channel, 10),
-    })),
+  const peek = peekView(
+    await Promise.all(
+      (ch.nodes ?? []).map(async (n) => ({
+        node: n.node,
+        messages: await ctx.api.ci.peekChannel(n.node, topic, channel, 10),
+      })),
+    ),
   );
-  const offered = peeks.filter((p) => p.messages !== null);
-  const peek = offered.length === 0 ? html`` : html`
-    <h2>Next messages</h2>
-    <div class="panel" id="peek">${offered.every((p) => p.messages!.length === 0)
-      ? html`<div class="empty">No queued messages.</div>`
-      : html`
-        <table>
-          <thead>
-            <tr>
-              <th>nsqd host</th>
-              <th>ID</th>
-              <th>Timestamp</th>
-              <th class="num">Attempts</th>
-              <th>Body</th>
-            </tr>
-          </thead>
-          <tbody>${offered.flatMap((p) =>
-            p.messages!.map((m) =>
-              html`
-                <tr
-                  data-message="${m.id}"><td>${p.node}</td><td class="mono">${m
-                    .id}</td><td class="mono">${timestampText(m.timestamp)}</td>${num(
-                      m.attempts,
-                      "attempts",
-                    )}<td class="body mono">${bodyPreview(m.body_base64)}</td></tr>
-              `
-            )
-          )}</tbody>
-        </table>
-      `}</div>
-  `;
 
   const clients = ch.clients ?? [];
   const clientRows = clients.map((cl) => {

@@ -35,7 +35,7 @@ function stubNsqd(peekStatus: number) {
       return Response.json({
         topics: [{
           topic_name: "orders",
-          depth: 0,
+          depth: 1,
           backend_depth: 0,
           message_count: 9,
           paused: false,
@@ -57,6 +57,20 @@ function stubNsqd(peekStatus: number) {
             dead_letter_topic: "orders_dead",
             dead_letter_count: 2,
           }],
+        }],
+      });
+    }
+    if (url.pathname === "/topic/peek") {
+      peeks.push(`topic${url.search}`);
+      if (peekStatus !== 200) {
+        return Response.json({ message: "NOT_FOUND" }, { status: peekStatus });
+      }
+      return Response.json({
+        messages: [{
+          id: "0a1b2c3d4e5f6790",
+          timestamp: 1,
+          attempts: 0,
+          body_base64: btoa("queued"),
         }],
       });
     }
@@ -117,6 +131,9 @@ Deno.test("beyond Go: dead-letter fields and the next-messages peek on the chann
       assert.ok(page.includes("&lt;b&gt;x&lt;/b&gt;"), "body escaped");
       assert.ok(page.includes("2023-11-14 22:13:20.000"), "timestamp in UTC");
       assert.deepEqual(stub.peeks, ["?topic=orders&channel=work&n=10"]);
+      const topicPage = await (await fetch(`${base}/topics/orders`)).text();
+      assert.match(topicPage, /data-message="0a1b2c3d4e5f6790"/);
+      assert.ok(stub.peeks.includes("topic?topic=orders&n=10"));
     });
   } finally {
     await stub.server.shutdown();
@@ -131,6 +148,8 @@ Deno.test("beyond Go: the peek view is hidden when nsqd answers 404 or 405", asy
         const page = await (await fetch(`${base}/topics/orders/work`)).text();
         assert.equal(stub.peeks.length, 1);
         assert.ok(!page.includes("Next messages"), `hidden on ${status}`);
+        const topicPage = await (await fetch(`${base}/topics/orders`)).text();
+        assert.ok(!topicPage.includes("Next messages"), `topic peek hidden on ${status}`);
         assert.match(page, /data-stat="max_attempts">5</);
       });
     } finally {
