@@ -987,7 +987,14 @@ async function nodePage(ctx: PageCtx): Promise<PageBody> {
 // Counter
 
 async function counterPage(ctx: PageCtx): Promise<PageBody> {
-  const answer = await apiCounter(ctx.api);
+  let answer;
+  try {
+    answer = await apiCounter(ctx.api);
+  } catch (e) {
+    // No nsqd at all: the API answers 502 as Go's does; the page says so plainly.
+    if (!upstreamOrEmpty(e)) throw e;
+    answer = { stats: {}, message: "" };
+  }
   const rows = Object.values(answer.stats).sort((a, b) =>
     b.message_count - a.message_count ||
     `${a.topic_name}:${a.channel_name}:${a.node}`.localeCompare(
