@@ -582,3 +582,35 @@ Deno.test("nsqadmin API: two nsqd, one topic: per-node rows and cluster sums", a
   const page = await (await c.fetch(`/topics/${topic}`)).text();
   assert.ok(page.includes(`data-node="${second.httpAddress}"`));
 });
+
+Deno.test("nsqadmin API: /api/graphite and --proxy-graphite against a stub graphite", async () => {
+  const seen: string[] = [];
+  const graphite = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    const u = new URL(req.url);
+    seen.push(`${u.pathname}?${u.searchParams.toString()}`);
+    return Response.json([{ target: u.searchParams.get("target"), datapoints: [[120, 1]] }]);
+  });
+  try {
+    await using admin = new Nsqadmin({
+      ...defaultNsqadminOptions(),
+      httpAddress: "127.0.0.1:0",
+      nsqdHttpAddresses: ["127.0.0.1:4151"],
+      graphiteUrl: `http://127.0.0.1:${graphite.addr.port}`,
+      proxyGraphite: true,
+      historyWindow: 0,
+    }, new Logger("[nsqadmin] ", "fatal"));
+    await admin.start();
+    const base = `http://${admin.httpAddress}`;
+    const r = await fetch(`${base}/api/graphite?metric=rate&target=sumSeries(x)`);
+    assert.deepEqual(await r.json(), { rate: "2.00" });
+    assert.ok(seen[0].startsWith("/render?"));
+    assert.match(seen[0], /from=-120sec/);
+    assert.match(seen[0], /until=-60sec/);
+    assert.match(seen[0], /format=json/);
+    const proxied = await fetch(`${base}/render?target=y&format=json`);
+    assert.equal(proxied.status, 200);
+    assert.deepEqual(await proxied.json(), [{ target: "y", datapoints: [[120, 1]] }]);
+  } finally {
+    await graphite.shutdown();
+  }
+});
