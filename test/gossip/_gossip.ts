@@ -80,6 +80,7 @@ export async function startGossipNsqd(o: GossipNsqdOptions = {}): Promise<Gossip
 }
 
 /** GET a JSON document (status and body). */
+// deno-lint-ignore no-explicit-any
 export async function getJson(url: string): Promise<{ status: number; body: any }> {
   const res = await fetch(url);
   const text = await res.text();
