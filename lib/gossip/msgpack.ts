@@ -1,6 +1,6 @@
 /**
  * The msgpack dialect memberlist and Serf speak (hashicorp/go-msgpack's `MsgpackHandle{}` with its
- * defaults): structs are maps keyed by field name, strings and byte slices are both written as
+ * defaults): structs are maps keyed by field name (sorted), strings and byte slices are both written as
  * the old "raw" family (fixstr, str16, str32: never str8 or bin, which old decoders reject),
  * integers in their smallest form, floats as float64. The decoder is lenient like Go's: it
  * accepts every msgpack type, and returns raw/str/bin as bytes so the reader of a field decides
@@ -163,7 +163,8 @@ export function encodeInto(w: ByteWriter, v: MsgValue): void {
     writeLen(w, v.length, 0x90, 0xdc);
     for (const x of v) encodeInto(w, x);
   } else {
-    const keys = Object.keys(v).filter((k) => v[k] !== undefined);
+    // go-msgpack writes struct fields sorted by name; we do the same for every object
+    const keys = Object.keys(v).filter((k) => v[k] !== undefined).sort();
     writeLen(w, keys.length, 0x80, 0xde);
     for (const k of keys) {
       writeRaw(w, te.encode(k));
