@@ -209,6 +209,13 @@ export class Serf {
       intent_queue: String(this.#broadcasts.length),
       event_queue: String(this.#eventBroadcasts.length),
       encrypted: String(this.memberlist.encrypted),
+      // ours: memberlist's traffic since start
+      udp_packets_sent: String(this.memberlist.counters.udpSent),
+      udp_packets_received: String(this.memberlist.counters.udpReceived),
+      udp_bytes_sent: String(this.memberlist.counters.udpBytesSent),
+      udp_bytes_received: String(this.memberlist.counters.udpBytesReceived),
+      tcp_connects: String(this.memberlist.counters.tcpConnects),
+      tcp_accepts: String(this.memberlist.counters.tcpAccepts),
     };
   }
 
