@@ -316,14 +316,21 @@ export class Memberlist {
     this.#tcp = Deno.listen({ hostname, port: this.#cfg.bindPort, transport: "tcp" });
     this.#port = (this.#tcp.addr as Deno.NetAddr).port;
     const udp = dgram.createSocket({ type: hostname.includes(":") ? "udp6" : "udp4" });
-    this.#udp = udp;
-    await new Promise<void>((resolve, reject) => {
-      udp.once("error", reject);
-      udp.bind(this.#port, hostname, () => {
-        udp.off("error", reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        udp.once("error", reject);
+        udp.bind(this.#port, hostname, () => {
+          udp.off("error", reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      this.#closed = true;
+      this.#tcp.close();
+      await new Promise<void>((r) => udp.close(() => r())).catch(() => {});
+      throw err;
+    }
+    this.#udp = udp;
     udp.on("error", (err) => this.#log.error(`memberlist: UDP error - ${err.message}`));
     udp.on("message", (msg, rinfo) => {
       const from = rinfo.family === "IPv6"

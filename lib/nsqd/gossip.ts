@@ -146,7 +146,14 @@ export class NsqdGossip {
       broadcastTimeout: 1000,
       onEvent: (ev) => this.#onEvent(ev),
     }, this.#log);
-    await this.#serf.start();
+    try {
+      await this.#serf.start();
+    } catch (err) {
+      const serf = this.#serf;
+      this.#serf = null;
+      await serf.close().catch(() => {});
+      throw new Error(`failed to start gossip on ${o.gossipAddress} - ${(err as Error).message}`);
+    }
     this.#log.info(`GOSSIP: listening on ${host}:${this.#serf.memberlist.port} as ${this.#name}`);
     this.regossip(); // our own DB learns our topics now; the cluster after joining
     this.#spawn(this.#joinLoop());
