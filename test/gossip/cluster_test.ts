@@ -3,7 +3,7 @@
  * multiplier 3): they form one cluster through one seed; a topic created on one shows in every
  * node's `/lookup` within 2 s; an nsqjs consumer using one nsqd's HTTP address as its lookupd
  * gets every message from three nodes; a kill -9 node leaves every `/lookup`; restarted, it
- * rejoins and its topics come back.
+ * rejoins and its topics come back; one that exits gracefully is `left` and dropped at once.
  */
 import assert from "node:assert/strict";
 import { uniqueName } from "../_util/nsqd.ts";
@@ -125,6 +125,12 @@ Deno.test("gossip: 5 nsqd form a cluster; discovery, nsqjs via an nsqd as lookup
     });
     await waitLookup(nodes, topic, producers, 10_000);
     assert.deepEqual(await lookupNames(nodes[4].http, topic), [...producers].sort());
+
+    // a graceful exit (SIGTERM) is a Serf leave: the others see "left" and drop it at once
+    await nodes[1].proc.stop("SIGTERM");
+    const stayed = [nodes[0], nodes[2], nodes[3], nodes[4]];
+    await waitLookup(stayed, topic, producers.filter((p) => p !== nodes[1].name), 3000);
+    assert.equal((await gossipMembers(nodes[0].http)).get(nodes[1].name), "left");
   } finally {
     await stopAll(nodes);
   }
