@@ -111,6 +111,20 @@ const COMPOUND_HEADER_OVERHEAD = 2;
 const COMPOUND_OVERHEAD = 2;
 const USER_MSG_OVERHEAD = 1;
 const MAX_PUSH_STATE = 20 * 1024 * 1024;
+const AWARENESS_MAX = 8;
+
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
 
 /** Traffic counters (for /stats and the bench). */
 export interface MemberlistCounters {
@@ -238,6 +252,7 @@ export class Memberlist {
   readonly #nodeMap = new Map<string, MemberNode>();
   readonly #timers = new Map<string, Suspicion>();
   readonly #acks = new Map<number, AckWaiter>();
+  readonly #nacks = new Map<number, { count: number }>();
   readonly #broadcasts: BroadcastQueue;
   #udp: dgram.Socket | null = null;
   #tcp: Deno.Listener | null = null;
@@ -349,9 +364,7 @@ export class Memberlist {
       vsn: this.#vsn(),
     }, true);
     const c = this.#cfg;
-    if (c.probeInterval > 0) {
-      this.#intervals.push(setInterval(() => this.#track(this.#probe()), c.probeInterval));
-    }
+    if (c.probeInterval > 0) this.#track(this.#probeLoop());
     if (c.gossipInterval > 0) {
       this.#intervals.push(setInterval(() => this.#gossip(), c.gossipInterval));
     }
@@ -587,8 +600,11 @@ export class Memberlist {
         const o = obj(body);
         return this.#invokeAck(int(o, "SeqNo"), bytes(o, "Payload"));
       }
-      case MSG.nackResp:
+      case MSG.nackResp: {
+        const n = this.#nacks.get(int(obj(body), "SeqNo"));
+        if (n) n.count++;
         return;
+      }
       case MSG.suspect: {
         const o = obj(body);
         return this.#suspectNode({
@@ -727,6 +743,7 @@ export class Memberlist {
   }
 
   #refute(me: MemberNode, accused: number): void {
+    this.#applyAwareness(1);
     let inc = this.#nextIncarnation();
     if (accused >= inc) {
       this.#incarnation = accused + 1;
@@ -825,6 +842,34 @@ export class Memberlist {
 
   // ---- probing --------------------------------------------------------------------------------
 
+  /** One probe per interval; a probe that runs long delays the next (like Go's ticker). */
+  async #probeLoop(): Promise<void> {
+    const interval = this.#cfg.probeInterval;
+    const signal = this.#abort.signal;
+    let next = performance.now() + interval;
+    while (!signal.aborted) {
+      await abortableDelay(Math.max(0, next - performance.now()), signal);
+      if (signal.aborted) return;
+      await this.#probe();
+      next = Math.max(next + interval, performance.now());
+    }
+  }
+
+  /**
+   * Lifeguard's local health ("awareness", memberlist's awareness.go): 0 is healthy, up to
+   * 7; a failed probe or a refutation raises it, a successful probe lowers it, and the probe
+   * interval is stretched by (score + 1) so a slow member accuses others less eagerly.
+   */
+  #awareness = 0;
+  #applyAwareness(delta: number): void {
+    this.#awareness = Math.min(AWARENESS_MAX - 1, Math.max(0, this.#awareness + delta));
+  }
+
+  /** The current local-health score (0 = healthy). */
+  get healthScore(): number {
+    return this.#awareness;
+  }
+
   async #probe(): Promise<void> {
     if (this.#closed) return;
     let checked = 0;
@@ -862,10 +907,11 @@ export class Memberlist {
 
   async #probeNode(node: MemberNode): Promise<void> {
     const c = this.#cfg;
+    const probeInterval = c.probeInterval * (this.#awareness + 1);
     const start = performance.now();
     const seq = this.#nextSeq();
     const to = hostPort(node.addr, node.port);
-    const acked = this.#waitAck(seq, c.probeInterval);
+    const acked = this.#waitAck(seq, probeInterval);
     let done = false;
     const ackP = acked.then((ok) => {
       done = ok;
@@ -890,29 +936,44 @@ export class Memberlist {
       });
     });
     await probeTimeout;
+    if (done) this.#applyAwareness(-1);
     if (done || this.#closed) return;
     // indirect probes through k random live members
     const peers = this.#nodes.filter((n) =>
       n.name !== this.name && n.name !== node.name && n.state === "alive"
     );
     shuffle(peers);
+    let expectedNacks = 0;
+    const nacks = { count: 0 };
+    this.#nacks.set(seq, nacks);
     for (const p of peers.slice(0, c.indirectChecks)) {
+      const wantNack = p.vsn[1] >= 4;
+      if (wantNack) expectedNacks++;
       const req = encode(MSG.indirectPing, {
         SeqNo: seq,
         Target: node.addr,
         Port: node.port,
         Node: node.name,
-        Nack: p.vsn[1] >= 4,
+        Nack: wantNack,
       });
       await this.#sendMsg(hostPort(p.addr, p.port), req, p);
     }
     // TCP fallback ping, in parallel, bounded by the end of the probe interval
-    const deadline = start + c.probeInterval;
+    const deadline = start + probeInterval;
     const tcpOk = node.vsn[1] >= 3
       ? this.#tcpPing(node, seq, deadline).catch(() => false)
       : Promise.resolve(false);
     const [ok, tcp] = await Promise.all([ackP, tcpOk]);
-    if (ok || tcp || this.#closed) return;
+    this.#nacks.delete(seq);
+    if (ok || tcp) {
+      this.#applyAwareness(-1);
+      return;
+    }
+    if (this.#closed) return;
+    // no ack at all: if the indirect peers did not even nack, we are the likely problem
+    this.#applyAwareness(
+      expectedNacks > 0 && nacks.count < expectedNacks ? expectedNacks - nacks.count : 1,
+    );
     const cur = this.#nodeMap.get(node.name);
     if (cur !== node) return;
     this.#log.info(`memberlist: Suspect ${node.name} has failed, no acks received`);
@@ -926,6 +987,7 @@ export class Memberlist {
     if (left <= 0) return false;
     const conn = await this.#dial(node.addr, node.port, left);
     if (conn === null) return false;
+    this.#conns.add(conn);
     const timer = setTimeout(() => closeQuietly(conn), Math.max(1, deadline - performance.now()));
     try {
       await this.#writeStream(conn, encode(MSG.ping, { SeqNo: seq, Node: node.name }));
@@ -937,6 +999,7 @@ export class Memberlist {
       return false;
     } finally {
       clearTimeout(timer);
+      this.#conns.delete(conn);
       closeQuietly(conn);
     }
   }
@@ -978,15 +1041,24 @@ export class Memberlist {
   }
 
   async #dial(addr: Uint8Array, port: number, timeout: number): Promise<Deno.Conn | null> {
+    if (this.#closed) return null;
     const hostname = ipToString(addr);
-    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(timeout)]);
-    try {
-      const conn = await Deno.connect({ hostname, port, signal } as Deno.ConnectOptions);
-      this.counters.tcpConnects++;
-      return conn;
-    } catch {
+    // No abort signal on the connect itself: a connection that completes after we gave up is
+    // closed here instead (and tracked, so close() waits for it).
+    const connecting = Deno.connect({ hostname, port });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const conn = await Promise.race([
+      connecting.catch(() => null),
+      new Promise<null>((r) => (timer = setTimeout(() => r(null), timeout))),
+    ]);
+    clearTimeout(timer);
+    if (conn === null || this.#closed) {
+      if (conn !== null) closeQuietly(conn);
+      else this.#track(connecting.then(closeQuietly, () => {}));
       return null;
     }
+    this.counters.tcpConnects++;
+    return conn;
   }
 
   async #pushPullNode(host: string, port: number, join: boolean): Promise<void> {
@@ -1102,6 +1174,10 @@ export class Memberlist {
       try {
         conn = await listener.accept();
       } catch {
+        return;
+      }
+      if (this.#closed) {
+        closeQuietly(conn);
         return;
       }
       this.counters.tcpAccepts++;

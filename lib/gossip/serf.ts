@@ -208,6 +208,7 @@ export class Serf {
       query_time: String(this.queryClock.time()),
       intent_queue: String(this.#broadcasts.length),
       event_queue: String(this.#eventBroadcasts.length),
+      health_score: String(this.memberlist.healthScore),
       encrypted: String(this.memberlist.encrypted),
       // ours: memberlist's traffic since start
       udp_packets_sent: String(this.memberlist.counters.udpSent),
