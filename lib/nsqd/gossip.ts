@@ -9,7 +9,7 @@
  * - Events: `topic+`, `topic-`, `channel+`, `channel-` as topics and channels come and go, with
  *   the JSON payload `{"n":<member>,"t":<topic>,"c":<channel>,"r":<nonce>}`; `topic=` and
  *   `channel=` for every topic (without channels) and channel every regossip interval (60 s),
- *   and once right after joining.
+ *   right after joining, and half a second after another member joins.
  * - joinLoop: joins through `--gossip-seed-address`, retrying every 15 s until one answers.
  * - A member that fails, leaves or is reaped has every registration removed.
  */
@@ -89,6 +89,7 @@ export class NsqdGossip {
   #abort = new AbortController();
   #tasks = new Set<Promise<void>>();
   #regossip: ReturnType<typeof setInterval> | undefined;
+  #soon: ReturnType<typeof setTimeout> | undefined;
   #joined = false;
   /** Events about members not yet known, applied when they join (bounded). */
   #early = new Map<string, { name: string; payload: Uint8Array }[]>();
@@ -209,6 +210,7 @@ export class NsqdGossip {
   async close(): Promise<void> {
     this.#abort.abort();
     clearInterval(this.#regossip);
+    clearTimeout(this.#soon);
     if (this.#serf) {
       await this.#serf.leave().catch(() => {});
       await this.#serf.close();
@@ -243,6 +245,19 @@ export class NsqdGossip {
     else this.#send("channel-", topic, channel);
   }
 
+  /**
+   * A member joined (new, restarted, or back from a partition): it does not know our topics
+   * until the next regossip, so announce them shortly (once for a burst of joins). Beyond the
+   * dev branch, which waits for the regossip interval.
+   */
+  #regossipSoon(): void {
+    if (this.#soon !== undefined || this.#abort.signal.aborted) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      this.regossip();
+    }, 500);
+  }
+
   /** Re-announces every topic and channel (`topic=` / `channel=`). */
   regossip(): void {
     for (const r of this.#ctx.registrations()) {
@@ -270,6 +285,9 @@ export class NsqdGossip {
     switch (ev.type) {
       case "member-join":
       case "member-update":
+        if (ev.type === "member-join" && ev.members.some((m) => m.name !== this.#name)) {
+          this.#regossipSoon();
+        }
         for (const m of ev.members) {
           if (m.tags.role !== "nsqd") continue;
           if (this.db.addProducer({ category: "client", key: "", subkey: "" }, this.#peer(m))) {
