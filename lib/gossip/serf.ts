@@ -10,6 +10,7 @@
  * - User events carry the event clock's Lamport time; the last `eventBuffer` times are
  *   remembered (name + payload) so each event is delivered once, and sent along in push-pull so
  *   a joining member learns recent events.
+ * - Queries from other members are deduplicated, rebroadcast and acknowledged (not answered).
  * - reapLoop: every reap interval (15 s), failed members older than the reconnect timeout (24 h
  *   in Serf, 1 h in nsqd) and left members older than the tombstone timeout (24 h) are dropped.
  * - reconnectLoop: every reconnect interval (30 s) one failed member is asked to join again, so a
@@ -40,6 +41,8 @@ const SERF_MSG = {
 } as const;
 
 const TAG_MAGIC = 255;
+const QUERY_FLAG_ACK = 1;
+const QUERY_FLAG_NO_BROADCAST = 2;
 /** Serf's UserEventSizeLimit. */
 export const USER_EVENT_SIZE_LIMIT = 512;
 const RECENT_INTENT_TIMEOUT = 5 * 60_000;
@@ -114,6 +117,7 @@ export class Serf {
   readonly #members = new Map<string, MemberState>();
   readonly #intents = new Map<string, { type: number; ltime: number; at: number }>();
   readonly #eventBuffer: (UserEvents | null)[];
+  readonly #queryBuffer: ({ ltime: number; ids: number[] } | null)[] = new Array(512).fill(null);
   readonly #broadcasts: BroadcastQueue;
   readonly #eventBroadcasts: BroadcastQueue;
   #state: "alive" | "leaving" | "left" | "shutdown" = "alive";
@@ -345,9 +349,7 @@ export class Serf {
         queue = this.#eventBroadcasts;
         break;
       case SERF_MSG.query:
-        // queries (serf's internal key management and conflict checks) are not answered;
-        // witness the clock so ours stays ahead
-        this.queryClock.witness(int(o, "LTime"));
+        rebroadcast = this.#handleQuery(o);
         break;
       default:
         break;
@@ -543,6 +545,66 @@ export class Serf {
       return true;
     }
     return false;
+  }
+
+  /**
+   * A Serf query from another member (serf.go handleQuery): deduplicated by (Lamport time, id),
+   * rebroadcast unless it says not to, and acknowledged straight to the asker when it asks for
+   * acks and its filters select us. Queries are not handed to nsqd, so none gets a response.
+   */
+  #handleQuery(o: Record<string, Decoded>): boolean {
+    const ltime = int(o, "LTime");
+    const id = int(o, "ID");
+    this.queryClock.witness(ltime);
+    const size = this.#queryBuffer.length;
+    const cur = this.queryClock.time();
+    if (cur > size && ltime < cur - size) return false;
+    const idx = ltime % size;
+    let seen = this.#queryBuffer[idx];
+    if (seen !== null && seen.ltime === ltime) {
+      if (seen.ids.includes(id)) return false;
+    } else {
+      seen = { ltime, ids: [] };
+      this.#queryBuffer[idx] = seen;
+    }
+    seen.ids.push(id);
+    const flags = int(o, "Flags");
+    const rebroadcast = (flags & QUERY_FLAG_NO_BROADCAST) === 0;
+    if (!this.#queryMatches(Array.isArray(o.Filters) ? o.Filters : [])) return rebroadcast;
+    if (flags & QUERY_FLAG_ACK) {
+      const ack = encode(SERF_MSG.queryResponse, {
+        LTime: ltime,
+        ID: id,
+        From: this.name,
+        Flags: QUERY_FLAG_ACK,
+        Payload: null,
+      });
+      const ip = ipToString(bytes(o, "Addr"));
+      const to = ip.includes(":") ? `[${ip}]:${int(o, "Port")}` : `${ip}:${int(o, "Port")}`;
+      this.#track(this.memberlist.sendTo(to, ack));
+    }
+    return rebroadcast;
+  }
+
+  /** Serf's query filters: a node-name list, or a tag matched by a regular expression. */
+  #queryMatches(filters: Decoded[]): boolean {
+    for (const f of filters) {
+      if (!(f instanceof Uint8Array) || f.length === 0) return false;
+      try {
+        const body = new Decoder(f, 1).next();
+        if (f[0] === 0) {
+          const names = Array.isArray(body) ? body.map(text) : [];
+          if (!names.includes(this.name)) return false;
+        } else if (f[0] === 1) {
+          const t = asObj(body, "tag filter");
+          const value = this.#tags[str(t, "Tag")];
+          if (value === undefined || !new RegExp(str(t, "Expr")).test(value)) return false;
+        } else return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
   }
 
   #broadcastJoin(ltime: number): void {

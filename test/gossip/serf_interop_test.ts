@@ -1,7 +1,7 @@
 /**
  * Interop with HashiCorp's own Serf (Debian's `serf` 0.8): a `serf agent` joins our nsqd cluster
  * and lists our members with NSQ's tags; a `serf event` reaches our nsqd (a `topic+` event names a
- * member and lands in `/lookup`); a kill -9 nsqd shows as failed in `serf members`; our nsqd joins
+ * member and lands in `/lookup`); a `serf query` is acknowledged; a kill -9 nsqd shows as failed in `serf members`; our nsqd joins
  * a cluster Serf agents seeded; and the same with AES-GCM encryption (`-encrypt` / our
  * `--gossip-secret-key`). Skipped when /usr/bin/serf is missing.
  */
@@ -66,6 +66,11 @@ Deno.test({
         timeoutMs: 3000,
         message: "serf event seen by nsqd",
       });
+
+      // a serf query is acknowledged by our nsqd (filters honoured)
+      const q = await agent.run(["query", "-timeout=1s", `-node=${nodes[0].name}`, "ping"]);
+      assert.match(q.out, new RegExp(`Ack from '${nodes[0].name.replaceAll(".", "\\.")}'`));
+      assert.match(q.out, /Total Acks: 1/);
 
       // kill -9 one nsqd: serf (default probe settings) marks it failed within 10 s
       await nodes[1].proc.stop("SIGKILL");
