@@ -2,7 +2,8 @@
  * memberlist's TransmitLimitedQueue (hashicorp/memberlist queue.go): messages piggy-backed on
  * gossip and probes. Each is sent at most `retransmitMult * ceil(log10(n + 1))` times for a
  * cluster of n members; the least-sent go first (newest first among equals), and a message about
- * a node replaces any queued message about the same node.
+ * a node replaces any queued message about the same node. Nothing leaves the queue while there is
+ * no one to send to, so its owner bounds it with `prune`.
  */
 interface Item {
   id: number;
@@ -66,6 +67,13 @@ export class BroadcastQueue {
     }
     this.#items = keep;
     return out;
+  }
+
+  /** Keeps only the `max` newest messages (Serf's queue depth limit, 4096). */
+  prune(max: number): void {
+    if (this.#items.length <= max) return;
+    this.#items.sort((a, b) => a.id - b.id);
+    for (const it of this.#items.splice(0, this.#items.length - max)) it.onDone?.();
   }
 
   /** Drops everything (calling the done callbacks). */

@@ -41,6 +41,8 @@ const SERF_MSG = {
 } as const;
 
 const TAG_MAGIC = 255;
+/** Serf's MaxQueueDepth: older queued broadcasts beyond this are dropped. */
+const MAX_QUEUE_DEPTH = 4096;
 const QUERY_FLAG_ACK = 1;
 const QUERY_FLAG_NO_BROADCAST = 2;
 /** Serf's UserEventSizeLimit. */
@@ -177,6 +179,7 @@ export class Serf {
     this.#eventBroadcasts.queue(
       encode(SERF_MSG.userEvent, { LTime: ltime, Name: name, Payload: payload, CC: coalesce }),
     );
+    this.#eventBroadcasts.prune(MAX_QUEUE_DEPTH);
   }
 
   /** Every member we know, ourselves included. */
@@ -354,7 +357,10 @@ export class Serf {
       default:
         break;
     }
-    if (rebroadcast) queue.queue(buf.slice());
+    if (rebroadcast) {
+      queue.queue(buf.slice());
+      queue.prune(MAX_QUEUE_DEPTH);
+    }
   }
 
   #localState(): Uint8Array {

@@ -128,3 +128,11 @@ Deno.test("suspicion: memberlist's timeouts", () => {
   assert.equal(Suspicion.remaining(3, 3, 0, 5000, 30000), 5000);
   assert.equal(Suspicion.remaining(3, 3, 2000, 5000, 30000), 3000);
 });
+
+Deno.test("broadcast queue: prune keeps the newest", () => {
+  const q = new BroadcastQueue(() => 1, 4);
+  for (let i = 0; i < 10; i++) q.queue(new Uint8Array([i]));
+  q.prune(3);
+  assert.equal(q.length, 3);
+  assert.deepEqual(q.get(0, 100).map((m) => m[0]).sort(), [7, 8, 9]);
+});
