@@ -193,9 +193,10 @@ class StreamIn {
   constructor(readonly conn: Deno.Conn | null, initial?: Uint8Array) {
     if (initial) this.buf = initial;
   }
+  #chunk: Uint8Array | null = null;
   async fill(): Promise<void> {
     if (this.conn === null) throw new RangeError("unexpected end of stream");
-    const chunk = new Uint8Array(64 * 1024);
+    const chunk = this.#chunk ??= new Uint8Array(16 * 1024);
     const n = await this.conn.read(chunk);
     if (n === null) throw new RangeError("unexpected end of stream");
     const b = new Uint8Array(this.buf.length - this.pos + n);
