@@ -57,6 +57,13 @@ Deno.test({
         },
       );
 
+      // a member that is not an nsqd is no producer
+      const nodesDoc = await (await fetch(`http://${nodes[0].http}/nodes`)).json();
+      assert.deepEqual(
+        nodesDoc.producers.map((p: { tcp_port: number }) => `127.0.0.1:${p.tcp_port}`).sort(),
+        nodes.map((n) => n.name).sort(),
+      );
+
       // a user event sent with `serf event` reaches our nsqd: a topic+ event lands in /lookup
       const topic = uniqueName("from_serf");
       const payload = JSON.stringify({ n: nodes[1].name, t: topic, c: "", r: 1 });
