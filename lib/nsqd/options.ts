@@ -7,8 +7,7 @@
  * NOTE(cli): lib/cli turns this into the table that drives flags, TOML keys, --help and
  * GET /config/:opt. Keep the field names stable: the daemon code depends on them.
  */
-import { createHash } from "node:crypto";
-import { crc32 } from "node:zlib";
+import { crc32Ieee, md5 } from "../internal/hash.ts";
 import type { LogLevel } from "../internal/log.ts";
 import {
   findOptionByKey,
@@ -183,7 +182,7 @@ export function defaultNsqdOptions(): NsqdOptions {
 
 /** Go's default node id: CRC32-IEEE of the MD5 digest of the hostname, mod 1024. */
 export function defaultNodeId(hostname: string): number {
-  return crc32(createHash("md5").update(hostname).digest()) % 1024;
+  return crc32Ieee(md5(new TextEncoder().encode(hostname))) % 1024;
 }
 
 // ---------------------------------------------------------------------------------------------
