@@ -317,7 +317,9 @@ export class Nsqd implements Daemon {
     if (conn.remoteAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
     this.logger.info(`TCP: new client(${remote})`);
     this.#pendingConns.add(conn);
-    const buf = new Uint8Array(4096);
+    // Small: a connection that never sends its magic should cost little (commands sent with the
+    // magic in one packet are read by the protocol loop instead).
+    const buf = new Uint8Array(256);
     let n = 0;
     try {
       while (n < 4) {
