@@ -22,6 +22,8 @@
  * - p50 / p99 end-to-end latency at `--rate` msgs/s (go-nsq's default output buffering);
  * - idle RSS (1 s after start), peak RSS over the default-options rows (each row's best of two,
  *   then the largest), peak RSS with `--mem-queue-size 1000000`;
+ * - RSS per message queued in memory: MPUB×200 for `--runfor` into a channel nobody reads
+ *   (`--mem-queue-size 1000000`), (RSS after - before) / messages;
  * - RSS per idle connection: 10,000 connections that sent the magic and IDENTIFY plus 1,000
  *   silent ones, held by a child process (`ulimit -n` raised), (RSS after - before) / 11,000.
  *
@@ -65,8 +67,8 @@ type Figures = Record<string, number | undefined>;
 interface Metric {
   key: string;
   label: string;
-  /** "ops" msgs/s, "ms", "mb", "kb". */
-  unit: "ops" | "ms" | "mb" | "kb";
+  /** "ops" msgs/s, "ms", "mb", "kb", "b" (bytes). */
+  unit: "ops" | "ms" | "mb" | "kb" | "b";
   higherIsBetter: boolean;
 }
 
@@ -352,6 +354,32 @@ function latency(rate: number): Session {
   };
 }
 
+/** RSS per message queued in memory: MPUB×200 into a channel nobody reads, RSS before / after. */
+const queued: Session = {
+  id: "queued",
+  defaults: false,
+  metrics: [{
+    key: "queued.per",
+    label:
+      "RSS per queued in-memory message (200-byte body, one channel, --mem-queue-size 1000000)",
+    unit: "b",
+    higherIsBetter: false,
+  }],
+  run: (side, s) =>
+    withServer(side, s, ["--mem-queue-size", "1000000"], async (n) => {
+      await n.createChannel("queued_bench", "ch");
+      await sleep(500);
+      const before = n.rssMb();
+      const w = await writer(n, s, { topic: "queued_bench", conns: 2 });
+      await sleep(1000);
+      const after = n.rssMb();
+      const msgs = Math.min(w.msgs, 1_000_000);
+      const per = (after - before) * 1024 * 1024 / msgs;
+      log(`    ${msgs} queued: ${fmtMb(before)} -> ${fmtMb(after)}, ${per.toFixed(0)} B each`);
+      return { "queued.per": per };
+    }),
+};
+
 const IDLE_IDENTIFIED = 10_000;
 const IDLE_SILENT = 1_000;
 
@@ -476,6 +504,7 @@ function sessions(s: CompareSettings): Session[] {
     http,
     latency(s.rate),
     idle,
+    queued,
   ].filter((x) => s.only.size === 0 || s.only.has(x.id));
 }
 
@@ -492,6 +521,8 @@ function fmt(m: Metric, x: number | undefined): string {
       return `${x.toFixed(1)} MB`;
     case "kb":
       return `${x.toFixed(1)} KB`;
+    case "b":
+      return `${x.toFixed(0)} B`;
   }
 }
 
