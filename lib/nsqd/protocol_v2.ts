@@ -584,9 +584,8 @@ class ProtocolV2 {
     const c = this.client;
     const err = c.channel!.finishMessageAt(c, this.#buf, off);
     if (err !== null) {
-      this.#nonFatal(
-        `E_FIN_FAILED FIN ${latin1(this.#buf, off, off + MSG_ID_LENGTH)} failed ${err}`,
-      );
+      const id = latin1(this.#buf, off, off + MSG_ID_LENGTH);
+      this.#nonFatal(new ClientError("E_FIN_FAILED", `FIN ${id} failed ${err}`));
       return;
     }
     c.finishCount++;
