@@ -5,7 +5,9 @@
  * Each row is a fresh server per run. A row runs four times: ours then theirs, then theirs then
  * ours (alternating, so a burst of other load on a shared machine hits both), and each side keeps
  * its best of its two runs (highest rate, lowest latency or memory). The table shows both figures
- * and ours / theirs.
+ * and ours / theirs. Throughput rows also show nsqd's CPU time per message (user + system from
+ * /proc/<pid>/stat over the phase, lower of two runs): on a shared machine a rate moves with other
+ * processes' load, the CPU a message costs much less.
  *
  * Clients: NSQ's own `bench_writer` / `bench_reader` from `--go-bench-bin` (their connection count
  * is GOMAXPROCS, set per row), else ours (scripts/bench_writer.ts, bench_reader.ts). Rows NSQ's
@@ -38,6 +40,7 @@ import {
   nextDeadline,
   NsqdUnderTest,
   parseToolOutput,
+  procCpuSeconds,
   settle,
   sleep,
   type ToolResult,
@@ -210,6 +213,11 @@ function reader(
   );
 }
 
+/** nsqd CPU microseconds per message (user + system, from /proc). */
+function cpuPerMsg(cpuSeconds: number, msgs: number): number {
+  return msgs > 0 ? cpuSeconds * 1e6 / msgs : NaN;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sessions
 // ---------------------------------------------------------------------------------------------
@@ -227,12 +235,17 @@ function pubThenSub(id: string, memQueue: string, label: string): Session {
     run: (side, s) =>
       withServer(side, s, ["--mem-queue-size", memQueue], async (n) => {
         await n.createChannel("sub_bench", "ch");
+        const c0 = procCpuSeconds(n.pid);
         const w = await writer(n, s, { topic: "sub_bench", conns: 2 });
+        const c1 = procCpuSeconds(n.pid);
         const r = await reader(n, s, { topic: "sub_bench" });
+        const c2 = procCpuSeconds(n.pid);
         if (r.msgs >= w.msgs * 0.999) log("    (backlog ran out: consume rate is a lower bound)");
         return {
           [`${id}.pub`]: w.opsPerSec,
+          [`${id}.pub.cpu`]: cpuPerMsg(c1 - c0, w.msgs),
           [`${id}.sub`]: r.opsPerSec,
+          [`${id}.sub.cpu`]: cpuPerMsg(c2 - c1, r.msgs),
           [`${id}.rss`]: n.peakRssMb(),
         };
       }),
@@ -250,11 +263,20 @@ const pubSub: Session = {
     withServer(side, s, [], async (n) => {
       await n.createChannel("pubsub_bench", "ch");
       const d = nextDeadline(1500).text;
+      const c0 = procCpuSeconds(n.pid);
       const [r, w] = await Promise.all([
         reader(n, s, { topic: "pubsub_bench", deadline: d }),
         writer(n, s, { topic: "pubsub_bench", conns: 2, deadline: d }),
       ]);
-      return { "pubsub.in": w.opsPerSec, "pubsub.out": r.opsPerSec, rss: n.peakRssMb() };
+      // Per message moved in + out; includes the ~1.5 s before the deadline (idle, next to no CPU).
+      const cpu = cpuPerMsg(procCpuSeconds(n.pid) - c0, w.msgs + r.msgs);
+      return {
+        "pubsub.in": w.opsPerSec,
+        "pubsub.in.cpu": cpu,
+        "pubsub.out": r.opsPerSec,
+        "pubsub.out.cpu": cpu,
+        rss: n.peakRssMb(),
+      };
     }),
 };
 
@@ -269,8 +291,10 @@ function oneByOne(command: "MPUB" | "PUB" | "DPUB", conns: number): Session {
     run: (side, s) =>
       withServer(side, s, [], async (n) => {
         await n.createChannel("sub_bench", "ch");
+        const c0 = procCpuSeconds(n.pid);
         const w = await writer(n, s, { topic: "sub_bench", conns, batch: 1, command });
-        return { [id]: w.opsPerSec, rss: n.peakRssMb() };
+        const cpu = cpuPerMsg(procCpuSeconds(n.pid) - c0, w.msgs);
+        return { [id]: w.opsPerSec, [`${id}.cpu`]: cpu, rss: n.peakRssMb() };
       }),
   };
 }
@@ -526,6 +550,8 @@ function fmt(m: Metric, x: number | undefined): string {
   }
 }
 
+const LOWER: Metric = { key: "", label: "", unit: "b", higherIsBetter: false };
+
 function better(m: Metric, a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined || !Number.isFinite(a)) return b;
   if (b === undefined || !Number.isFinite(b)) return a;
@@ -581,7 +607,12 @@ export async function compareMain(args: string[]): Promise<number> {
         log(`${sess.id} round ${round + 1}: ${side === "ours" ? "nsq-deno" : s.theirs}`);
         try {
           const f = await sess.run(side, s);
-          for (const m of sess.metrics) best[side][m.key] = better(m, best[side][m.key], f[m.key]);
+          for (const m of sess.metrics) {
+            best[side][m.key] = better(m, best[side][m.key], f[m.key]);
+            // CPU per message: the lower of the two runs (the less disturbed one).
+            const cpuKey = `${m.key}.cpu`;
+            best[side][cpuKey] = better(LOWER, best[side][cpuKey], f[cpuKey]);
+          }
           if (f.rss !== undefined && Number.isFinite(f.rss)) {
             rssBest[side] = Number.isFinite(rssBest[side]) ? Math.min(rssBest[side], f.rss) : f.rss;
           }
@@ -627,13 +658,23 @@ export async function compareMain(args: string[]): Promise<number> {
   console.log(
     "- each row: fresh server per run, ours and theirs alternating, two rounds, best of two each\n",
   );
-  console.log(`| row | nsq-deno | ${theirsName} | ours / theirs |`);
-  console.log("|---|---|---|---|");
+  console.log(
+    `| row | nsq-deno | ${theirsName} | ours / theirs | nsqd CPU µs per msg, ours / theirs |`,
+  );
+  console.log("|---|---|---|---|---|");
+  const ratioOf = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0
+      ? (a / b).toFixed(2)
+      : "n/a";
   for (const m of metrics) {
     const a = best.ours[m.key];
     const b = best.theirs[m.key];
-    const ratio = a !== undefined && b !== undefined && b > 0 ? (a / b).toFixed(2) : "n/a";
-    console.log(`| ${m.label} | ${fmt(m, a)} | ${fmt(m, b)} | ${ratio} |`);
+    const ca = best.ours[`${m.key}.cpu`];
+    const cb = best.theirs[`${m.key}.cpu`];
+    const cpu = ca !== undefined && cb !== undefined
+      ? `${ca.toFixed(2)} / ${cb.toFixed(2)} (${ratioOf(ca, cb)})`
+      : "";
+    console.log(`| ${m.label} | ${fmt(m, a)} | ${fmt(m, b)} | ${ratioOf(a, b)} | ${cpu} |`);
   }
   if (failures.length) {
     console.log(`\nFailed runs:\n${failures.map((f) => `- ${f}`).join("\n")}`);
