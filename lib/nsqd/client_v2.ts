@@ -106,6 +106,8 @@ export class ClientV2 {
   readonly #readDeadlineTimer = new WheelTimer(() => this.#onReadDeadline());
   /** messageCount at the previous heartbeat (quiet since then: trim the output buffers). */
   #messagesAtHeartbeat = 0;
+  /** When the next heartbeat is due (monoNow ms): beats keep their period, like Go's ticker. */
+  #nextHeartbeatAt = 0;
   #outputTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #onClose: (c: ClientV2) => void;
 
@@ -229,6 +231,7 @@ export class ClientV2 {
     this.#heartbeatTimer.cancel();
     this.#readDeadlineTimer.cancel();
     if (this.heartbeatInterval <= 0 || this.closed) return;
+    this.#nextHeartbeatAt = monoNow() + this.heartbeatInterval;
     this.#heartbeatTimer.schedule(this.heartbeatInterval);
     this.#readDeadlineTimer.schedule(this.heartbeatInterval * 2);
   }
@@ -241,7 +244,11 @@ export class ClientV2 {
       this.close(); // write deadline exceeded: the client stopped reading
       return;
     }
-    this.#heartbeatTimer.schedule(this.heartbeatInterval);
+    // The wheel fires up to one tick late; the next beat is due one interval after this one was.
+    const now = monoNow();
+    this.#nextHeartbeatAt += this.heartbeatInterval;
+    if (this.#nextHeartbeatAt <= now) this.#nextHeartbeatAt = now + this.heartbeatInterval;
+    this.#heartbeatTimer.schedule(this.#nextHeartbeatAt - now);
     if (this.messageCount === this.#messagesAtHeartbeat) this.writer.trim();
     this.#messagesAtHeartbeat = this.messageCount;
     this.writer.writeRaw(FRAME_HEARTBEAT);
