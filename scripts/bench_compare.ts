@@ -406,6 +406,8 @@ const queued: Session = {
 
 const IDLE_IDENTIFIED = 10_000;
 const IDLE_SILENT = 1_000;
+/** Connections with a 1 s heartbeat_interval that check heartbeats stay on time beside the idle. */
+const HEARTBEAT_WATCHERS = 20;
 
 const idle: Session = {
   id: "idle",
@@ -454,6 +456,8 @@ const idle: Session = {
         return { "idle.rss": idleRss, "idle.perconn": per, rss: n.peakRssMb() };
       } finally {
         await holder.stop();
+        const hb = /heartbeats: .*/.exec(holder.stdout);
+        if (hb) log(`    ${hb[0]} (heartbeat_interval 1000, ${HEARTBEAT_WATCHERS} connections)`);
       }
     }),
 };
@@ -496,16 +500,51 @@ async function holdConns(addr: string, identified: number, silent: number): Prom
   };
   await batch(identified, true);
   await batch(silent, false);
+  // Beside them, HEARTBEAT_WATCHERS connections with heartbeat_interval 1000 answer each
+  // heartbeat with NOP and record the gaps: heartbeats must stay on time among the idle ones.
+  let stopped = false;
+  const gaps: number[] = [];
+  const hbBody = enc.encode(JSON.stringify({ client_id: "hb", heartbeat_interval: 1000 }));
+  const hbHello = new Uint8Array(17 + hbBody.length);
+  hbHello.set(enc.encode("  V2IDENTIFY\n"));
+  new DataView(hbHello.buffer).setUint32(13, hbBody.length);
+  hbHello.set(hbBody, 17);
+  const watch = async () => {
+    const c = await Deno.connect({ hostname, port: Number(port) });
+    conns.push(c);
+    await c.write(hbHello);
+    const b = new Uint8Array(4096);
+    let last = 0;
+    let frames = 0;
+    while (!stopped) {
+      const k = await c.read(b).catch(() => null);
+      if (k === null) break;
+      // Every read after IDENTIFY's response carries heartbeat frames (nothing else is sent).
+      if (frames++ === 0) continue;
+      const now = performance.now();
+      if (last > 0) gaps.push(now - last);
+      last = now;
+      await c.write(enc.encode("NOP\n")).catch(() => {});
+    }
+  };
+  const watchers = Array.from({ length: HEARTBEAT_WATCHERS }, () => watch());
   console.log("ready");
-  // Answer nothing (a heartbeat every 30 s is not due within a bench row); wait for stdin EOF
-  // or SIGTERM.
+  // The idle ones answer nothing (their heartbeat every 30 s is not due within a bench row).
   const stop = new Promise<void>((resolve) => Deno.addSignalListener("SIGTERM", resolve));
   await stop;
+  stopped = true;
+  gaps.sort((a, b) => a - b);
+  const q = (p: number) =>
+    gaps.length ? gaps[Math.min(gaps.length - 1, Math.floor(p * gaps.length))] : NaN;
+  console.log(
+    `heartbeats: ${gaps.length} gaps, median ${q(0.5).toFixed(0)} ms, max ${q(1).toFixed(0)} ms`,
+  );
   for (const c of conns) {
     try {
       c.close();
     } catch { /* gone */ }
   }
+  await Promise.allSettled(watchers);
   return 0;
 }
 
