@@ -610,3 +610,19 @@ export function nsqdConfigValue(opts: NsqdOptions, key: string): unknown {
   const spec = findOptionByKey(nsqdOptionTable, key);
   return spec === undefined ? undefined : optionJsonValue(spec, opts);
 }
+
+/** Decodes a base64 `--gossip-secret-key`, checking its size (lib/nsqd/gossip.ts uses the key). */
+export function parseGossipKey(b64: string): Uint8Array {
+  let raw: Uint8Array;
+  try {
+    raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  } catch {
+    throw new TypeError("--gossip-secret-key is not valid base64");
+  }
+  if (![16, 24, 32].includes(raw.length)) {
+    throw new RangeError(
+      `--gossip-secret-key must decode to 16, 24 or 32 bytes, got ${raw.length}`,
+    );
+  }
+  return raw;
+}
