@@ -23,7 +23,43 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "nsqlookupd and nsqd in one process, for local development",
     run: async (args) => (await import("./lib/cli/dev.ts")).run(args),
   },
+  nsq_tail: {
+    summary: "print a topic's messages to stdout",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("nsq_tail", args),
+  },
+  to_nsq: {
+    summary: "publish stdin, split on a delimiter, to a topic",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("to_nsq", args),
+  },
+  nsq_stat: {
+    summary: "poll /stats and print a channel's aggregate rates and depths",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("nsq_stat", args),
+  },
+  nsq_to_file: {
+    summary: "archive topics to (rotated, optionally gzipped) files",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("nsq_to_file", args),
+  },
+  nsq_to_http: {
+    summary: "deliver a topic's messages as HTTP GET/POST requests",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("nsq_to_http", args),
+  },
+  nsq_to_nsq: {
+    summary: "re-publish topics to other nsqd",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("nsq_to_nsq", args),
+  },
 };
+
+/**
+ * The argv `main` should see: when the executable itself is named after a command (a link
+ * `nsq_tail` → the compiled `nsq`), that name is the command, so `nsq_tail -topic x` acts as
+ * `nsq nsq_tail -topic x`. Under `deno` (deno run main.ts ...) the args are used as they are.
+ */
+export function dispatchArgs(execPath: string, args: readonly string[]): string[] {
+  const base = execPath.split(/[\\/]/).pop() ?? "";
+  const name = base.replace(/\.exe$/i, "");
+  if (name !== "deno" && name !== "nsq" && Object.hasOwn(COMMANDS, name)) return [name, ...args];
+  return [...args];
+}
 
 /** The top-level usage text. */
 export function usage(): string {
@@ -59,5 +95,5 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  Deno.exit(await main(dispatchArgs(Deno.execPath(), Deno.args)));
 }
