@@ -1,12 +1,12 @@
 /**
  * The nsqd daemon: topics, clients, the TCP listener, the timeout scan loop, metadata, the data
- * path lock and the ordered graceful exit (spec §4, DESIGN.md).
+ * path lock and the ordered graceful exit (docs/nsqd.md#graceful-exit, docs/architecture.md).
  *
  * Lifecycle (like `Deno.serve`): the constructor does no I/O; `start()` locks the data path,
  * loads nsqd.dat, binds listeners (port 0 allowed) and starts the loops; `close()` stops in NSQ's
- * order (§4.18): stop accepting → close clients → persist metadata → every topic and channel
- * writes memory, in-flight and deferred messages to disk and closes its files → loops end →
- * data-path lock released.
+ * order (docs/nsqd.md#graceful-exit): stop accepting → close clients → persist metadata → every
+ * topic and channel writes memory, in-flight and deferred messages to disk and closes its files →
+ * loops end → data-path lock released.
  */
 import { monoNow } from "../internal/clock.ts";
 import { Logger } from "../internal/log.ts";
@@ -503,8 +503,9 @@ export class Nsqd implements Daemon {
 
   /**
    * Gets or creates a topic. A topic created at run time while lookupds are configured is not
-   * started until the channels lookupd knows for it exist (spec §4.1); until then its messages
-   * wait in the topic's own queue, so none is lost to a channel created a moment later.
+   * started until the channels lookupd knows for it exist (docs/nsqd.md#lookup-loop); until then
+   * its messages wait in the topic's own queue, so none is lost to a channel created a moment
+   * later.
    */
   getTopic(name: string): Topic {
     let t = this.topics.get(name);
