@@ -505,3 +505,110 @@ export async function loadTlsConfig(
   }
   return { cert, key, ca };
 }
+
+/** Options of {@link upgradeTlsClient} (go-nsq's `tls_*` options). */
+export interface TlsClientUpgradeOptions {
+  /** Name the server certificate must carry (go-nsq uses the host of the nsqd address). */
+  serverName?: string;
+  /** CA bundles (PEM) the server certificate must chain to; the system roots when absent. */
+  ca?: string[];
+  /** Client certificate chain and key (PEM), for nsqd's `--tls-client-auth-policy`. */
+  cert?: string;
+  key?: string;
+  /** Accept any server certificate (go-nsq's `tls_insecure_skip_verify`). */
+  insecureSkipVerify?: boolean;
+  /** Lowest TLS version to accept (`tls1.0` ... `tls1.3`; default `tls1.2`, Deno's floor). */
+  minVersion?: TlsMinVersion;
+  /** Bytes already read from the connection that belong to the TLS stream. */
+  initial?: Uint8Array;
+  /** Deadline for the handshake; default 5000 ms. */
+  handshakeTimeoutMs?: number;
+}
+
+/**
+ * Runs a TLS client handshake on `conn` (the IDENTIFY `tls_v1` upgrade, as go-nsq's
+ * `upgradeTLS`). Resolves with a Transport for the encrypted stream; on failure or timeout it
+ * closes `conn` and rejects with an Error naming the cause.
+ */
+export function upgradeTlsClient(
+  conn: Transport,
+  opts: TlsClientUpgradeOptions = {},
+): Promise<TlsTransport> {
+  const duplex = new TransportDuplex(conn, opts.initial);
+  let socket: TLSSocket;
+  try {
+    const minVersion = MIN_VERSIONS[opts.minVersion ?? "tls1.2"];
+    if (!minVersion) throw new RangeError(`Unknown TLS min version ${opts.minVersion}`);
+    const serverName = opts.serverName && !isIpLiteral(opts.serverName)
+      ? opts.serverName
+      : undefined;
+    socket = new TLSSocket(
+      duplex,
+      {
+        isServer: false,
+        servername: serverName,
+        ca: opts.ca && opts.ca.length > 0 ? opts.ca : undefined,
+        cert: opts.cert,
+        key: opts.key,
+        rejectUnauthorized: !opts.insecureSkipVerify,
+        minVersion,
+      } as ConstructorParameters<typeof TLSSocket>[1],
+    );
+  } catch (err) {
+    duplex.closeTransport();
+    return Promise.reject(err);
+  }
+  const timeoutMs = opts.handshakeTimeoutMs ?? 5000;
+  return new Promise<TlsTransport>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      duplex.destroy();
+      duplex.closeTransport();
+      reject(err);
+    };
+    const timer = setTimeout(
+      () => fail(new Error(`TLS handshake timed out after ${timeoutMs}ms`)),
+      timeoutMs,
+    );
+    socket.on("error", (err: Error) => fail(new Error(`TLS handshake failed: ${err.message}`)));
+    duplex.on("error", () => {});
+    const onClose = () => fail(new Error("TLS handshake failed: connection closed"));
+    socket.once("close", onClose);
+    socket.once("secureConnect", () => {
+      if (settled) return;
+      if (!opts.insecureSkipVerify && socket.authorized === false) {
+        return fail(
+          new Error(`TLS handshake failed: ${socket.authorizationError ?? "unauthorized"}`),
+        );
+      }
+      settled = true;
+      clearTimeout(timer);
+      socket.off("close", onClose);
+      const cipher = socket.getCipher();
+      const protocol = socket.getProtocol() ?? "";
+      let peer: PeerCertificate | undefined;
+      try {
+        peer = socket.getPeerCertificate();
+      } catch {
+        peer = undefined;
+      }
+      resolve(
+        new TlsTransport(socket, duplex, {
+          version: VERSION_NAMES[protocol] ?? protocol,
+          cipherSuite: cipher?.standardName || cipher?.name || "",
+          negotiatedProtocol: "",
+          negotiatedProtocolIsMutual: true,
+          peerCommonName: commonName(peer),
+        }),
+      );
+    });
+  });
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^[0-9.]+$/.test(host) || host.includes(":");
+}
