@@ -141,7 +141,15 @@ function writeStdoutSync(bytes: Uint8Array): void {
 
 /** The tools, keyed by name; modules load on demand. */
 export const TOOL_LOADERS: Readonly<Record<string, () => Promise<ToolSpec<unknown>>>> = {
+  nsq_tail: async () => (await import("../tools/nsq_tail.ts")).nsqTailTool as ToolSpec<unknown>,
+  to_nsq: async () => (await import("../tools/to_nsq.ts")).toNsqTool as ToolSpec<unknown>,
   nsq_stat: async () => (await import("../tools/nsq_stat.ts")).nsqStatTool as ToolSpec<unknown>,
+  nsq_to_file: async () =>
+    (await import("../tools/nsq_to_file.ts")).nsqToFileTool as ToolSpec<unknown>,
+  nsq_to_http: async () =>
+    (await import("../tools/nsq_to_http.ts")).nsqToHttpTool as ToolSpec<unknown>,
+  nsq_to_nsq: async () =>
+    (await import("../tools/nsq_to_nsq.ts")).nsqToNsqTool as ToolSpec<unknown>,
 };
 
 /** `nsq <tool> ...`. */

@@ -1,0 +1,340 @@
+/**
+ * The tools end to end as real processes (`deno run -A main.ts <tool>`) against our nsqd and
+ * nsqlookupd in the test process (127.0.0.1, port 0, temp dirs). Tools run concurrently where a
+ * test allows, to keep the suite short.
+ */
+import assert from "node:assert/strict";
+import { Consumer, Producer } from "../../lib/client/mod.ts";
+import { Logger } from "../../lib/internal/log.ts";
+import { defaultNsqlookupdOptions } from "../../lib/nsqlookupd/options.ts";
+import { Nsqlookupd } from "../../lib/nsqlookupd/nsqlookupd.ts";
+import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
+import { waitFor } from "../_util/wait.ts";
+import { ToolProc } from "./_tool_proc.ts";
+
+const dec = new TextDecoder();
+/** Quick REQ and backoff, so failure tests take milliseconds (go-nsq options). */
+const FAST_RETRY = [
+  "--consumer-opt=default_requeue_delay,0",
+  "--consumer-opt=max_backoff_duration,20ms",
+  "--consumer-opt=max_attempts,0",
+];
+
+async function startLookupd(): Promise<Nsqlookupd & AsyncDisposable> {
+  const l = new Nsqlookupd(
+    {
+      ...defaultNsqlookupdOptions(),
+      tcpAddress: "127.0.0.1:0",
+      httpAddress: "127.0.0.1:0",
+      broadcastAddress: "127.0.0.1",
+    },
+    new Logger("[nsqlookupd] ", "warn", () => {}),
+  );
+  await l.start();
+  return Object.assign(l, { [Symbol.asyncDispose]: () => l.close() });
+}
+
+async function channelDepth(n: TestNsqd, topic: string, channel: string): Promise<number> {
+  const r = await fetch(
+    `http://${n.httpAddress}/stats?format=json&topic=${topic}&channel=${channel}`,
+  );
+  const s = await r.json() as {
+    topics: {
+      topic_name: string;
+      channels: {
+        channel_name: string;
+        depth: number;
+        in_flight_count: number;
+        deferred_count: number;
+      }[];
+    }[];
+  };
+  const c = s.topics?.find((t) => t.topic_name === topic)?.channels.find((c) =>
+    c.channel_name === channel
+  );
+  return c === undefined ? -1 : c.depth + c.in_flight_count + c.deferred_count;
+}
+
+async function createChannel(n: TestNsqd, topic: string, channel: string): Promise<void> {
+  for (
+    const path of [
+      `topic/create?topic=${topic}`,
+      `channel/create?topic=${topic}&channel=${channel}`,
+    ]
+  ) {
+    const r = await fetch(`http://${n.httpAddress}/${path}`, { method: "POST" });
+    await r.body?.cancel();
+    assert.equal(r.status, 200, path);
+  }
+}
+
+/** Every body waiting in `topic/channel` of `addr`, collected until `count` are in. */
+async function drain(
+  addr: string,
+  topic: string,
+  channel: string,
+  count: number,
+): Promise<string[]> {
+  const got: string[] = [];
+  const c = new Consumer(topic, channel, { maxInFlight: 200 });
+  c.addHandler((m) => {
+    got.push(dec.decode(m.body));
+  });
+  await c.connectToNsqd(addr);
+  try {
+    await waitFor(() => got.length >= count, { timeoutMs: 15_000, message: `drain ${count}` });
+  } finally {
+    await c.stop();
+  }
+  return got;
+}
+
+async function readDirFiles(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) if (e.isFile) names.push(e.name);
+  return names.sort();
+}
+
+async function gunzip(path: string): Promise<string> {
+  const out = await new Deno.Command("gunzip", {
+    args: ["-c", path],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  assert.equal(out.code, 0, dec.decode(out.stderr));
+  return dec.decode(out.stdout);
+}
+
+Deno.test("to_nsq → nsq_tail: lines published and printed (-n, --print-topic, lookupd discovery)", async () => {
+  await using lookupd = await startLookupd();
+  await using nsqd = await startNsqd({
+    httpAddress: "127.0.0.1:0",
+    logLevel: "warn",
+    nsqlookupdTcpAddresses: [lookupd.tcpAddress],
+  });
+  const topic = uniqueName("tail");
+  // The topic must be known to nsqlookupd before the tail looks it up.
+  await createChannel(nsqd, topic, "keep");
+  await waitFor(async () => {
+    const r = await fetch(`http://${lookupd.httpAddress}/lookup?topic=${topic}`);
+    return r.status === 200
+      ? (await r.json()).producers?.length === 1
+      : (await r.body?.cancel(), false);
+  }, { message: "lookupd registration" });
+  await using tail = new ToolProc("nsq_tail", [
+    `--topic=${topic}`,
+    `--lookupd-http-address=${lookupd.httpAddress}`,
+    "-n",
+    "5",
+    "--print-topic",
+  ]);
+  // The tail's ephemeral channel exists once it has subscribed.
+  await waitFor(async () => (await channelList(nsqd, topic)).some((c) => c.startsWith("tail")), {
+    timeoutMs: 20_000,
+    message: "tail subscribed",
+  });
+  await using pub = new ToolProc("to_nsq", [
+    `--topic=${topic}`,
+    `--nsqd-tcp-address=${nsqd.tcpAddress}`,
+    "--delimiter=;",
+  ], { stdin: true });
+  await pub.write("a;b;;c;d;e;f;g", true);
+  assert.equal(await pub.wait(), 0, pub.stderr);
+  assert.equal(await tail.wait(), 0, tail.stderr);
+  const lines = tail.stdout.trimEnd().split("\n");
+  assert.deepEqual(lines, ["a", "b", "c", "d", "e"].map((l) => `${topic} | ${l}`));
+  assert.match(tail.stderr, new RegExp(`Adding consumer for topic: ${topic}`));
+  // to_nsq published the 6 non-empty pieces, the last one whole.
+  assert.equal(await channelDepth(nsqd, topic, "keep"), 7);
+});
+
+async function channelList(n: TestNsqd, topic: string): Promise<string[]> {
+  const r = await fetch(`http://${n.httpAddress}/stats?format=json&topic=${topic}`);
+  const s = await r.json() as {
+    topics: { topic_name: string; channels: { channel_name: string }[] }[] | null;
+  };
+  return (s.topics ?? []).flatMap((t) => t.channels.map((c) => c.channel_name));
+}
+
+Deno.test("pipeline: 1000 messages to_nsq → nsq_to_nsq → nsq_to_file, and nsq_to_http to an endpoint failing half the requests", async () => {
+  await using src = await startNsqd({ httpAddress: "127.0.0.1:0", logLevel: "warn" });
+  await using dst = await startNsqd({ httpAddress: "127.0.0.1:0", logLevel: "warn" });
+  const topic = uniqueName("pipe");
+  const destTopic = uniqueName("pipe_dst");
+  const out = await Deno.makeTempDir({ prefix: "nsq_to_file_out_" });
+  const work = await Deno.makeTempDir({ prefix: "nsq_to_file_work_" });
+  const rot = await Deno.makeTempDir({ prefix: "nsq_to_file_rot_" });
+  let requests = 0;
+  const delivered = new Map<string, number>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const body = await req.text();
+    if (++requests % 2 === 0) return new Response("no", { status: 500 });
+    assert.equal(req.headers.get("content-type"), "text/plain");
+    assert.equal(req.headers.get("x-test"), "yes");
+    delivered.set(body, (delivered.get(body) ?? 0) + 1);
+    return new Response("ok");
+  });
+  try {
+    await createChannel(dst, destTopic, "nsq_to_file");
+    await createChannel(dst, destTopic, "nsq_to_http");
+    const rotTopic = uniqueName("rot");
+    await createChannel(src, rotTopic, "nsq_to_file");
+    await using toNsq = new ToolProc("nsq_to_nsq", [
+      `--topic=${topic}`,
+      `--nsqd-tcp-address=${src.tcpAddress}`,
+      `--destination-nsqd-tcp-address=${dst.tcpAddress}`,
+      `--destination-topic=${destTopic}`,
+      "--status-every=0",
+    ]);
+    await using toFile = new ToolProc("nsq_to_file", [
+      `--topic=${destTopic}`,
+      `--nsqd-tcp-address=${dst.tcpAddress}`,
+      `--output-dir=${out}`,
+      `--work-dir=${work}`,
+      "--gzip",
+      "--rotate-size=4000",
+      "--sync-interval=200ms",
+      "--host-identifier=testhost",
+    ]);
+    await using toHttp = new ToolProc("nsq_to_http", [
+      `--topic=${destTopic}`,
+      `--nsqd-tcp-address=${dst.tcpAddress}`,
+      `--post=http://127.0.0.1:${server.addr.port}/in`,
+      "--content-type=text/plain",
+      "--header=X-Test: yes",
+      "-n=4",
+      "--status-every=0",
+      ...FAST_RETRY,
+    ]);
+    // Rotation by time, alongside: a file per 300 ms while messages flow.
+    await using byTime = new ToolProc("nsq_to_file", [
+      `--topic=${rotTopic}`,
+      `--nsqd-tcp-address=${src.tcpAddress}`,
+      `--output-dir=${rot}`,
+      "--rotate-interval=300ms",
+      "--sync-interval=100ms",
+      "--filename-format=<TOPIC><REV>.log",
+    ]);
+    const lines = Array.from({ length: 1000 }, (_, i) => `msg-${String(i).padStart(4, "0")}`);
+    await using pub = new ToolProc("to_nsq", [
+      `--topic=${topic}`,
+      `--nsqd-tcp-address=${src.tcpAddress}`,
+    ], { stdin: true });
+    await pub.write(lines.join("\n") + "\n", true);
+    assert.equal(await pub.wait(), 0, pub.stderr);
+
+    const producer = new Producer(src.tcpAddress);
+    for (let i = 0; i < 4; i++) {
+      await producer.publish(rotTopic, `r${i}`);
+      await new Promise((r) => setTimeout(r, 350));
+    }
+    await producer.stop();
+
+    await waitFor(async () =>
+      await channelDepth(dst, destTopic, "nsq_to_file") === 0 &&
+      await channelDepth(src, topic, "nsq_to_nsq") === 0, {
+      timeoutMs: 30_000,
+      message: "nsq_to_nsq and nsq_to_file drained",
+    });
+    await waitFor(() => delivered.size === 1000, {
+      timeoutMs: 30_000,
+      message: "HTTP delivered 1000",
+    });
+    await waitFor(async () => await channelDepth(src, rotTopic, "nsq_to_file") === 0, {
+      timeoutMs: 10_000,
+      message: "rotation topic drained",
+    });
+
+    assert.equal(await toNsq.stop(), 0, toNsq.stderr);
+    assert.equal(await toFile.stop(), 0, toFile.stderr);
+    assert.equal(await toHttp.stop(), 0, toHttp.stderr);
+    assert.equal(await byTime.stop(), 0, byTime.stderr);
+
+    // nsq_to_file: gzip files moved from the work dir, rotated by size, none lost or duplicated.
+    assert.deepEqual(await readDirFiles(work), []);
+    const files = await readDirFiles(out);
+    assert.ok(files.length >= 2, `rotated by size: ${files}`);
+    const hour = files[0].match(/\.(\d{4}-\d\d-\d\d_\d\d)\.log\.gz$/)?.[1];
+    assert.ok(hour, files[0]);
+    files.forEach((f, i) => {
+      assert.match(
+        f,
+        new RegExp(`^${destTopic}\\.testhost-\\d{6}\\.\\d{4}-\\d\\d-\\d\\d_\\d\\d\\.log\\.gz$`),
+      );
+      if (i === 0) assert.equal(f, `${destTopic}.testhost-000000.${hour}.log.gz`);
+    });
+    let archived: string[] = [];
+    for (const f of files) {
+      archived = archived.concat((await gunzip(`${out}/${f}`)).split("\n").filter((l) => l !== ""));
+    }
+    assert.equal(archived.length, 1000);
+    assert.deepEqual([...archived].sort(), lines);
+
+    // nsq_to_http: every message delivered once despite half the requests failing (REQed).
+    assert.ok(requests >= 1500, `requests ${requests}`);
+    assert.deepEqual([...delivered.keys()].sort(), lines);
+    assert.equal(await channelDepth(dst, destTopic, "nsq_to_http"), 0);
+
+    // Rotation by time: several files, every message once.
+    const rotFiles = await readDirFiles(rot);
+    assert.ok(rotFiles.length >= 2, `rotated by time: ${rotFiles}`);
+    let rotLines: string[] = [];
+    for (const f of rotFiles) {
+      assert.match(f, new RegExp(`^${rotTopic}-\\d{6}\\.log$`));
+      rotLines = rotLines.concat(
+        (await Deno.readTextFile(`${rot}/${f}`)).split("\n").filter((l) => l !== ""),
+      );
+    }
+    assert.deepEqual(rotLines.sort(), ["r0", "r1", "r2", "r3"]);
+  } finally {
+    await server.shutdown();
+    for (const d of [out, work, rot]) await Deno.remove(d, { recursive: true });
+  }
+});
+
+Deno.test("nsq_to_nsq: the destination nsqd restarts mid-stream, nothing is lost", async () => {
+  await using src = await startNsqd({ httpAddress: "127.0.0.1:0", logLevel: "warn" });
+  const dataDir = await Deno.makeTempDir({ prefix: "nsqd_dst_" });
+  let dst = await startNsqd({ httpAddress: "127.0.0.1:0", logLevel: "warn" }, dataDir);
+  const dstTcp = dst.tcpAddress;
+  const topic = uniqueName("restart");
+  try {
+    await createChannel(dst, topic, "sink");
+    await using relay = new ToolProc("nsq_to_nsq", [
+      `--topic=${topic}`,
+      `--nsqd-tcp-address=${src.tcpAddress}`,
+      `--destination-nsqd-tcp-address=${dstTcp}`,
+      "--status-every=0",
+      ...FAST_RETRY,
+    ]);
+    const producer = new Producer(src.tcpAddress);
+    const bodies = Array.from({ length: 400 }, (_, i) => `m${i}`);
+    await producer.multiPublish(topic, bodies.slice(0, 200));
+    await waitFor(async () => await channelDepth(dst, topic, "sink") === 200, {
+      timeoutMs: 20_000,
+      message: "first half relayed",
+    });
+    await dst.close(false); // keeps the data dir: the channel and its 200 messages persist
+    await producer.multiPublish(topic, bodies.slice(200));
+    // While the destination is down, PUBs fail and the messages are REQueued at the source.
+    await new Promise((r) => setTimeout(r, 300));
+    dst = await startNsqd(
+      { tcpAddress: dstTcp, httpAddress: "127.0.0.1:0", logLevel: "warn" },
+      dataDir,
+    );
+    await waitFor(async () => await channelDepth(src, topic, "nsq_to_nsq") === 0, {
+      timeoutMs: 30_000,
+      message: "source drained after the restart",
+    });
+    await producer.stop();
+    assert.equal(await relay.stop(), 0, relay.stderr);
+    const depth = await channelDepth(dst, topic, "sink");
+    assert.ok(depth >= 400, `depth ${depth}\n${relay.stderr}`);
+    const got = await drain(dst.tcpAddress, topic, "sink", depth);
+    assert.deepEqual([...new Set(got)].sort(), [...bodies].sort());
+  } finally {
+    await dst.close(false);
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
