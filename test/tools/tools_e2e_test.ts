@@ -338,3 +338,64 @@ Deno.test("nsq_to_nsq: the destination nsqd restarts mid-stream, nothing is lost
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("SIGTERM mid-stream: nsq_to_file and nsq_to_http FIN only what they wrote/delivered", async () => {
+  await using nsqd = await startNsqd({ httpAddress: "127.0.0.1:0", logLevel: "warn" });
+  const topic = uniqueName("sigterm");
+  const out = await Deno.makeTempDir({ prefix: "nsq_to_file_term_" });
+  const delivered: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    delivered.push(new URL(req.url).searchParams.get("d") ?? "");
+    await new Promise((r) => setTimeout(r, 2));
+    return new Response("ok");
+  });
+  try {
+    await createChannel(nsqd, topic, "nsq_to_file");
+    await createChannel(nsqd, topic, "nsq_to_http");
+    const bodies = Array.from({ length: 2000 }, (_, i) => `s${i}`);
+    const producer = new Producer(nsqd.tcpAddress);
+    await producer.multiPublish(topic, bodies);
+    await producer.stop();
+    // One message in flight: every message is its own write + fsync + FIN, so the stream is slow
+    // enough to stop in the middle.
+    await using toFile = new ToolProc("nsq_to_file", [
+      `--topic=${topic}`,
+      `--nsqd-tcp-address=${nsqd.tcpAddress}`,
+      `--output-dir=${out}`,
+      "--max-in-flight=1",
+    ]);
+    await using toHttp = new ToolProc("nsq_to_http", [
+      `--topic=${topic}`,
+      `--nsqd-tcp-address=${nsqd.tcpAddress}`,
+      `--get=http://127.0.0.1:${server.addr.port}/?d=%s`,
+      "-n=2",
+      "--max-in-flight=2",
+      "--status-every=0",
+    ]);
+    const fileLines = async () => {
+      const files = await readDirFiles(out);
+      if (files.length === 0) return [];
+      return (await Deno.readTextFile(`${out}/${files[0]}`)).split("\n").filter((l) => l !== "");
+    };
+    await waitFor(async () => (await fileLines()).length >= 50 && delivered.length >= 50, {
+      timeoutMs: 20_000,
+      message: "streams under way",
+    });
+    const [fileCode, httpCode] = await Promise.all([toFile.stop(), toHttp.stop()]);
+    assert.equal(fileCode, 0, toFile.stderr);
+    assert.equal(httpCode, 0, toHttp.stderr);
+    const written = await fileLines();
+    assert.ok(written.length < 2000, "stopped mid-stream");
+    const httpGot = delivered.map((d) => d);
+    assert.ok(httpGot.length < 2000, "stopped mid-stream");
+    // Nothing in flight is left behind, and what remains is exactly what was not written/sent.
+    const leftFile = await drain(nsqd.tcpAddress, topic, "nsq_to_file", 2000 - written.length);
+    const leftHttp = await drain(nsqd.tcpAddress, topic, "nsq_to_http", 2000 - httpGot.length);
+    assert.deepEqual([...written, ...leftFile].sort(), [...bodies].sort());
+    assert.equal(new Set([...httpGot, ...leftHttp]).size, 2000);
+    assert.equal(httpGot.length + leftHttp.length, 2000);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(out, { recursive: true });
+  }
+});
