@@ -61,8 +61,9 @@ async function readFiles(dir: string): Promise<Map<string, Uint8Array>> {
 }
 
 /** Unzips a file of concatenated gzip members (what nsq_to_file writes, one per sync). */
-function gunzipText(bytes: Uint8Array): Promise<string> {
-  return Promise.resolve(dec.decode(gunzipSync(bytes)));
+// deno-lint-ignore require-await
+async function gunzipText(bytes: Uint8Array): Promise<string> {
+  return dec.decode(gunzipSync(bytes));
 }
 
 Deno.test({
@@ -144,7 +145,10 @@ Deno.test({
           const lineCount = async (dir: string) => {
             let n = 0;
             for (const [name, bytes] of await readFiles(dir)) {
-              const text = name.endsWith(".gz") ? await gunzipText(bytes) : dec.decode(bytes);
+              // Go's gzip writer streams into the file: a member may be half written.
+              const text = name.endsWith(".gz")
+                ? await gunzipText(bytes).catch(() => "")
+                : dec.decode(bytes);
               n += text.split("\n").filter((l) => l !== "").length;
             }
             return n;
