@@ -24,7 +24,9 @@ import {
   FRAME_TYPE_RESPONSE,
   FrameWriter,
 } from "../protocol/frame_writer.ts";
+import { SocketTransport } from "../protocol/socket_transport.ts";
 import { upgradeTlsClient } from "../protocol/tls.ts";
+import { connect as netConnect } from "node:net";
 import { type Transport, writeAll } from "../protocol/transport.ts";
 import type { IdentifyRequest, IdentifyResponse } from "../protocol/identify.ts";
 import type { ClientConfig } from "./config.ts";
@@ -127,23 +129,9 @@ export class Conn {
   }
 
   async #connect(): Promise<IdentifyResponse | null> {
-    const { hostname, port } = dialAddress(this.address);
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(), this.#config.dialTimeout);
-    try {
-      this.#tcp = await Deno.connect({ hostname, port, signal: ctl.signal });
-    } catch (err) {
-      if (ctl.signal.aborted) {
-        throw new Error(`dial tcp ${this.address}: i/o timeout`);
-      }
-      throw new Error(`dial tcp ${this.address}: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (this.#closed) throw new Error(`connection to ${this.address} closed`);
-    this.#tcp.setNoDelay(true);
-    let transport: Transport = this.#tcp;
+    let transport: Transport = await this.#dial();
     this.#transport = transport;
+    if (this.#closed) throw new Error(`connection to ${this.address} closed`);
     const reader = new FrameReader(transport);
     this.#reader = reader;
     this.#lastReadAt = monoNow();
@@ -162,6 +150,51 @@ export class Conn {
     this.#writer = writer;
     this.#loop = this.#readLoop(reader);
     return resp;
+  }
+
+  /**
+   * Opens the TCP connection within `dialTimeout`. With `tlsV1` it is a node:net socket (the
+   * TLS upgrade needs one, see upgradeTlsClient); otherwise a Deno.TcpConn.
+   */
+  async #dial(): Promise<Transport> {
+    const { hostname, port } = dialAddress(this.address);
+    const timeoutMs = this.#config.dialTimeout;
+    if (this.#config.tlsV1) {
+      const sock = netConnect({ host: hostname, port, noDelay: true });
+      const transport = new SocketTransport(sock);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`dial tcp ${this.address}: i/o timeout`)),
+            timeoutMs,
+          );
+          sock.once("connect", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          sock.once("error", (err) => {
+            clearTimeout(timer);
+            reject(new Error(`dial tcp ${this.address}: ${err.message}`));
+          });
+        });
+      } catch (err) {
+        transport.close();
+        throw err;
+      }
+      return transport;
+    }
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), timeoutMs);
+    try {
+      this.#tcp = await Deno.connect({ hostname, port, signal: ctl.signal });
+    } catch (err) {
+      if (ctl.signal.aborted) throw new Error(`dial tcp ${this.address}: i/o timeout`);
+      throw new Error(`dial tcp ${this.address}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#tcp.setNoDelay(true);
+    return this.#tcp;
   }
 
   async #identify(transport: Transport, reader: FrameReader): Promise<IdentifyResponse | null> {

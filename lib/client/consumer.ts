@@ -367,7 +367,7 @@ export class Consumer implements AsyncDisposable {
     const msg = new Message(data, conn.address, delegate);
     // Re-send RDY as the window drains (see the module doc).
     const rdy = conn.rdyCount;
-    if (rdy > 0 && !conn.closing) {
+    if (rdy > 0 && !conn.closing && this.#backoffCounter === 0 && this.#backoffDuration === 0) {
       const remain = rdy - ++conn.receivedSinceRdy;
       if (remain <= 1 || remain < rdy / 4) {
         conn.receivedSinceRdy = 0;

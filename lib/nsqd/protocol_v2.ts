@@ -33,7 +33,8 @@ import {
   STATE_INIT,
   STATE_SUBSCRIBED,
 } from "./client_v2.ts";
-import { latin1, type Message, MSG_ID_LENGTH } from "./message.ts";
+import { latin1, MSG_ID_LENGTH } from "../protocol/message.ts";
+import type { Message } from "./message.ts";
 import type { Nsqd } from "./nsqd.ts";
 import { TLS_NOT_REQUIRED } from "./options.ts";
 

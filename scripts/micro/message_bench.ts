@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { latin1, Message } from "../../lib/nsqd/message.ts";
+import { Message } from "../../lib/nsqd/message.ts";
+import { latin1 } from "../../lib/protocol/message.ts";
 
 const N = 1000;
 const BODY = new Uint8Array(200).fill(0x61);
