@@ -10,7 +10,7 @@ import { defaultNsqlookupdOptions } from "../../lib/nsqlookupd/options.ts";
 import { Nsqlookupd } from "../../lib/nsqlookupd/nsqlookupd.ts";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";
 import { waitFor } from "../_util/wait.ts";
-import { ToolProc } from "./_tool_proc.ts";
+import { runToolProc, ToolProc } from "./_tool_proc.ts";
 
 const dec = new TextDecoder();
 /** Quick REQ and backoff, so failure tests take milliseconds (go-nsq options). */
@@ -116,6 +116,18 @@ Deno.test("to_nsq → nsq_tail: lines published and printed (-n, --print-topic, 
   const topic = uniqueName("tail");
   // The topic must be known to nsqlookupd before the tail looks it up.
   await createChannel(nsqd, topic, "keep");
+  await createChannel(nsqd, topic, "nsq_to_file");
+  await createChannel(nsqd, `${topic}_other`, "nsq_to_file");
+  const out = await Deno.makeTempDir({ prefix: "nsq_to_file_pattern_" });
+  // nsq_to_file finds the topic through nsqlookupd /topics and --topic-pattern.
+  await using toFile = new ToolProc("nsq_to_file", [
+    `--topic-pattern=^${topic}$`,
+    "--topic-refresh=100ms",
+    `--lookupd-http-address=${lookupd.httpAddress}`,
+    `--output-dir=${out}`,
+    "--filename-format=<TOPIC>.log",
+    "--sync-interval=100ms",
+  ]);
   await waitFor(async () => {
     const r = await fetch(`http://${lookupd.httpAddress}/lookup?topic=${topic}`);
     return r.status === 200
@@ -145,8 +157,36 @@ Deno.test("to_nsq → nsq_tail: lines published and printed (-n, --print-topic, 
   const lines = tail.stdout.trimEnd().split("\n");
   assert.deepEqual(lines, ["a", "b", "c", "d", "e"].map((l) => `${topic} | ${l}`));
   assert.match(tail.stderr, new RegExp(`Adding consumer for topic: ${topic}`));
-  // to_nsq published the 6 non-empty pieces, the last one whole.
+  // to_nsq published the 7 non-empty pieces, the last one whole.
   assert.equal(await channelDepth(nsqd, topic, "keep"), 7);
+  try {
+    await waitFor(async () => await channelDepth(nsqd, topic, "nsq_to_file") === 0, {
+      timeoutMs: 15_000,
+      message: "nsq_to_file discovered and drained the topic",
+    });
+    assert.equal(await toFile.stop(), 0, toFile.stderr);
+    assert.equal(await Deno.readTextFile(`${out}/${topic}.log`), "a\nb\nc\nd\ne\nf\ng\n");
+    assert.deepEqual(await readDirFiles(out), [`${topic}.log`]);
+    assert.match(
+      toFile.stderr,
+      new RegExp(`skipping topic ${topic}_other \\(doesn't match pattern`),
+    );
+    // nsq_stat finds the producer through nsqlookupd.
+    const stat = await runToolProc("nsq_stat", [
+      `--topic=${topic}`,
+      "--channel=keep",
+      `--lookupd-http-address=${lookupd.httpAddress}`,
+      "--count=1",
+      "--interval=50ms",
+    ]);
+    assert.equal(stat.code, 0, stat.stderr);
+    assert.equal(
+      stat.stdout.split("\n")[2],
+      "      0       0 |       7       7       0     0     0 |       0       0            7       0",
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 });
 
 async function channelList(n: TestNsqd, topic: string): Promise<string[]> {

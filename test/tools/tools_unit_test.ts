@@ -11,7 +11,7 @@ import { computeFilenameFormat } from "../../lib/tools/file_logger.ts";
 import { HostPool, TimerMetrics } from "../../lib/tools/host_pool.ts";
 import { parseCustomHeaders, queryEscape } from "../../lib/tools/nsq_to_http.ts";
 import { jsonFilter } from "../../lib/tools/nsq_to_nsq.ts";
-import { splitStream } from "../../lib/tools/to_nsq.ts";
+import { splitStream, Throttle } from "../../lib/tools/to_nsq.ts";
 import { nsqTailTool } from "../../lib/tools/nsq_tail.ts";
 import { toNsqTool } from "../../lib/tools/to_nsq.ts";
 import { nsqStatTool } from "../../lib/tools/nsq_stat.ts";
@@ -263,4 +263,14 @@ Deno.test("tools: bad flags exit 2, start-up checks exit 1 with Go's messages", 
     assert.deepEqual(run.options.consumerOpts, ["max_in_flight,5"]);
     assert.match(run.options.channel, /^tail\d{6}#ephemeral$/);
   }
+});
+
+Deno.test("to_nsq: --rate throttle allows one at once, then one per 1/rate s", async () => {
+  const t = new Throttle(40); // 25 ms apart
+  const signal = new AbortController().signal;
+  const start = performance.now();
+  for (let i = 0; i < 5; i++) await t.take(signal);
+  const elapsed = performance.now() - start;
+  assert.ok(elapsed >= 90, `elapsed ${elapsed}`);
+  assert.ok(elapsed < 1000, `elapsed ${elapsed}`);
 });
