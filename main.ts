@@ -50,14 +50,19 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
 };
 
 /**
- * The argv `main` should see: when the executable itself is named after a command (a link
- * `nsq_tail` → the compiled `nsq`), that name is the command, so `nsq_tail -topic x` acts as
- * `nsq nsq_tail -topic x`. Under `deno` (deno run main.ts ...) the args are used as they are.
+ * The argv `main` should see: when the executable was invoked under a command's name (a link
+ * `nsq_tail` → the compiled `nsq`, or a copy so named), that name is the command, so
+ * `nsq_tail -topic x` acts as `nsq nsq_tail -topic x`. `invokedAs` lists the names to look at:
+ * the process's argv[0] (a symlink keeps its own name there) and its executable path (which
+ * resolves symlinks, but names a renamed copy). Under `deno` (`deno run main.ts ...`) or as `nsq`
+ * the args are used as they are.
  */
-export function dispatchArgs(execPath: string, args: readonly string[]): string[] {
-  const base = execPath.split(/[\\/]/).pop() ?? "";
-  const name = base.replace(/\.exe$/i, "");
-  if (name !== "deno" && name !== "nsq" && Object.hasOwn(COMMANDS, name)) return [name, ...args];
+export function dispatchArgs(invokedAs: readonly string[], args: readonly string[]): string[] {
+  for (const path of invokedAs) {
+    const name = (path.split(/[\\/]/).pop() ?? "").replace(/\.exe$/i, "");
+    if (name === "deno" || name === "nsq") return [...args];
+    if (Object.hasOwn(COMMANDS, name)) return [name, ...args];
+  }
   return [...args];
 }
 
@@ -95,5 +100,6 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(dispatchArgs(Deno.execPath(), Deno.args)));
+  const { default: process } = await import("node:process");
+  Deno.exit(await main(dispatchArgs([process.argv0, Deno.execPath()], Deno.args)));
 }
