@@ -139,8 +139,8 @@ export async function runNsqTail(o: NsqTailOptions, io: ToolIo): Promise<number>
       if (o.lookupdHttpAddresses.length > 0) await c.connectToNsqlookupds(o.lookupdHttpAddresses);
     }
   } catch (e) {
-    goLog(io, e instanceof Error ? e.message : String(e));
     await Promise.all(consumers.map((c) => c.stop().catch(() => {})));
+    goLog(io, e instanceof Error ? e.message : String(e));
     return 1;
   }
   if (!stop.aborted) {

@@ -262,16 +262,19 @@ export async function runNsqToFile(o: NsqToFileOptions, io: ToolIo): Promise<num
         log.warn(`skipping topic ${topic} (doesn't match pattern ${o.topicPattern})`);
         continue;
       }
+      let fl: FileLogger | undefined;
       try {
         const format = computeFilenameFormat(o, topic, hostname, Deno.pid);
         const consumer = new Consumer(topic, o.channel, config);
-        const fl = new FileLogger(o, topic, consumer, log, format, onFatal);
-        loggers.set(topic, fl);
+        fl = new FileLogger(o, topic, consumer, log, format, onFatal);
         if (o.nsqdTcpAddresses.length > 0) await consumer.connectToNsqds(o.nsqdTcpAddresses);
         if (o.lookupdHttpAddresses.length > 0) {
           await consumer.connectToNsqlookupds(o.lookupdHttpAddresses);
         }
+        loggers.set(topic, fl);
       } catch (e) {
+        // Like Go: this topic is left out (a later topic refresh may try it again).
+        await fl?.stop();
         log.error(`couldn't create logger for new topic ${topic}: ${errorText(e)}`);
       }
     }

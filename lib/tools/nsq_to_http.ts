@@ -294,8 +294,8 @@ export async function runNsqToHttp(o: NsqToHttpOptions, io: ToolIo): Promise<num
       await consumer.connectToNsqlookupds(o.lookupdHttpAddresses);
     }
   } catch (e) {
-    log(e instanceof Error ? e.message : String(e));
     await consumer.stop().catch(() => {});
+    log(e instanceof Error ? e.message : String(e));
     return 1;
   }
   if (!io.signal.aborted) {

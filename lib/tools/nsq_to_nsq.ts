@@ -290,9 +290,9 @@ export async function runNsqToNsq(o: NsqToNsqOptions, io: ToolIo): Promise<numbe
       if (o.lookupdHttpAddresses.length > 0) await c.connectToNsqlookupds(o.lookupdHttpAddresses);
     }
   } catch (e) {
-    log(errorText(e));
     await Promise.all(consumers.map((c) => c.stop().catch(() => {})));
     await Promise.all([...producers.values()].map((p) => p.stop().catch(() => {})));
+    log(errorText(e));
     return 1;
   }
   if (!io.signal.aborted) {
