@@ -13,7 +13,6 @@
  */
 
 import { monoNow } from "../internal/clock.ts";
-import type { Logger } from "../internal/log.ts";
 import { dialAddress, splitHostPort } from "../internal/net_addr.ts";
 import { authCommand, identifyCommand, MAGIC_V2, NOP_COMMAND } from "../protocol/command.ts";
 import { DeflateTransport, SnappyTransport } from "../protocol/compress.ts";
@@ -30,6 +29,7 @@ import { connect as netConnect } from "node:net";
 import { type Transport, writeAll } from "../protocol/transport.ts";
 import type { IdentifyRequest, IdentifyResponse } from "../protocol/identify.ts";
 import type { ClientConfig } from "./config.ts";
+import type { LogFn } from "./log.ts";
 
 export type { IdentifyResponse };
 
@@ -81,12 +81,18 @@ export class Conn {
   receivedSinceRdy = 0;
   lastRdyAt = 0;
   lastMessageAt = 0;
+  /**
+   * Log go-nsq's close sequence (`beginning close` ... `clean close complete`). A go-nsq
+   * Producer's tool usually exits before its connection says it, so the Producer turns it off.
+   */
+  logClose = true;
   /** True once CLS was acknowledged or close began: no RDY may be sent any more. */
   closing = false;
 
   #config: ClientConfig;
   #delegate: ConnDelegate;
-  #log: Logger;
+  /** Logs with the owner's prefix and this connection's address (go-nsq's Conn.log). */
+  #log: LogFn;
   #tcp: Deno.TcpConn | null = null;
   #transport: Transport | null = null;
   #reader: FrameReader | null = null;
@@ -100,11 +106,11 @@ export class Conn {
   /** Resolves once the connection is closed and its read loop has ended. */
   readonly done: Promise<void>;
 
-  constructor(address: string, config: ClientConfig, delegate: ConnDelegate, log: Logger) {
+  constructor(address: string, config: ClientConfig, delegate: ConnDelegate, log: LogFn) {
     this.address = address;
     this.#config = config;
     this.#delegate = delegate;
-    this.#log = log;
+    this.#log = (level, msg) => log(level, `(${address}) ${msg}`);
     this.done = new Promise((resolve) => this.#done = resolve);
   }
 
@@ -160,7 +166,8 @@ export class Conn {
     const { hostname, port } = dialAddress(this.address);
     const timeoutMs = this.#config.dialTimeout;
     if (this.#config.tlsV1) {
-      const sock = netConnect({ host: hostname, port, noDelay: true });
+      const sock = netConnect({ host: hostname, port });
+      sock.setNoDelay(true);
       const transport = new SocketTransport(sock);
       try {
         await new Promise<void>((resolve, reject) => {
@@ -174,7 +181,7 @@ export class Conn {
           });
           sock.once("error", (err) => {
             clearTimeout(timer);
-            reject(new Error(`dial tcp ${this.address}: ${err.message}`));
+            reject(dialError(this.address, err));
           });
         });
       } catch (err) {
@@ -189,7 +196,7 @@ export class Conn {
       this.#tcp = await Deno.connect({ hostname, port, signal: ctl.signal });
     } catch (err) {
       if (ctl.signal.aborted) throw new Error(`dial tcp ${this.address}: i/o timeout`);
-      throw new Error(`dial tcp ${this.address}: ${(err as Error).message}`);
+      throw dialError(this.address, err);
     } finally {
       clearTimeout(timer);
     }
@@ -232,10 +239,10 @@ export class Conn {
     }
     this.identifyResponse = resp;
     if (typeof resp.max_rdy_count === "number") this.maxRdyCount = resp.max_rdy_count;
-    this.#log.debug(`(${this.address}) IDENTIFY response: ${text}`);
+    this.#log("debug", `IDENTIFY response: ${text}`);
 
     if (resp.tls_v1) {
-      this.#log.info(`(${this.address}) upgrading to TLS`);
+      this.#log("info", `upgrading to TLS`);
       const tls = c.tlsConfig ?? {};
       const upgraded = await upgradeTlsClient(transport, {
         serverName: tls.serverName ?? splitHostPort(this.address).hostname,
@@ -253,13 +260,13 @@ export class Conn {
       await this.#expectOk(reader, "TLS");
     }
     if (resp.deflate) {
-      this.#log.info(`(${this.address}) upgrading to Deflate`);
+      this.#log("info", `upgrading to Deflate`);
       const level = resp.deflate_level > 0 ? resp.deflate_level : c.deflateLevel;
       transport = this.#swap(reader, new DeflateTransport(transport, reader.takeBuffered(), level));
       await this.#expectOk(reader, "Deflate");
     }
     if (resp.snappy) {
-      this.#log.info(`(${this.address}) upgrading to Snappy`);
+      this.#log("info", `upgrading to Snappy`);
       transport = this.#swap(reader, new SnappyTransport(transport, reader.takeBuffered()));
       await this.#expectOk(reader, "Snappy");
     }
@@ -284,8 +291,9 @@ export class Conn {
     const { type, text } = await this.#readResponse(reader, "AUTH");
     if (type === FRAME_TYPE_ERROR) throw new Error(`Error authenticating ${text}`);
     const resp = JSON.parse(text) as AuthResponse;
-    this.#log.info(
-      `(${this.address}) Auth accepted. Identity: ${JSON.stringify(resp.identity)} ` +
+    this.#log(
+      "info",
+      `Auth accepted. Identity: ${JSON.stringify(resp.identity)} ` +
         `${resp.identity_url} Permissions: ${resp.permission_count}`,
     );
   }
@@ -321,13 +329,13 @@ export class Conn {
             this.#delegate.onMessage(this, data);
           } else if (type === FRAME_TYPE_RESPONSE) {
             if (data.length === 11 && decoder.decode(data) === HEARTBEAT) {
-              this.#log.debug(`(${this.address}) heartbeat received`);
+              this.#log("debug", `heartbeat received`);
               this.write(NOP_COMMAND);
             } else {
               this.#delegate.onResponse(this, data);
             }
           } else {
-            this.#log.error(`(${this.address}) protocol error - ${decoder.decode(data)}`);
+            this.#log("error", `protocol error - ${decoder.decode(data)}`);
             this.#delegate.onError(this, data);
           }
           if (this.#closed) break;
@@ -343,7 +351,15 @@ export class Conn {
       if (!this.#closed) this.#fail(err);
     } finally {
       this.close();
-      this.#log.info(`(${this.address}) readLoop exiting`);
+      // go-nsq's close sequence, line for line (its read loop, write loop and cleanup
+      // goroutines each say they are done).
+      if (this.logClose) {
+        this.#log("info", "readLoop exiting");
+        this.#log("info", "breaking out of writeLoop");
+        this.#log("info", "writeLoop exiting");
+        this.#log("info", "finished draining, cleanup exiting");
+        this.#log("info", "clean close complete");
+      }
       try {
         this.#delegate.onClose(this);
       } finally {
@@ -378,7 +394,7 @@ export class Conn {
     if (this.#closed) return;
     const e = err instanceof Error ? err : new Error(String(err));
     if (this.#loop) {
-      this.#log.error(`(${this.address}) IO error - ${e.message}`);
+      this.#log("error", `IO error - ${e.message}`);
       this.#delegate.onIoError(this, e);
     }
     this.close();
@@ -406,6 +422,7 @@ export class Conn {
     if (this.#closed) return;
     this.#closed = true;
     this.closing = true;
+    if (this.#loop && this.logClose) this.#log("info", "beginning close");
     this.#closeTransport();
     if (!this.#loop) this.#done();
   }
@@ -447,4 +464,17 @@ export class Conn {
       }
     }, every);
   }
+}
+
+/** A failed dial in Go's words (`dial tcp 127.0.0.1:4150: connect: connection refused`). */
+function dialError(address: string, err: unknown): Error {
+  const e = err as Error & { code?: string };
+  if (e instanceof Deno.errors.ConnectionRefused || e?.code === "ECONNREFUSED") {
+    return new Error(`dial tcp ${address}: connect: connection refused`);
+  }
+  if (e?.code === "ENOTFOUND" || /lookup address|Name or service not known/i.test(e?.message)) {
+    const host = address.slice(0, address.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+    return new Error(`dial tcp: lookup ${host}: no such host`);
+  }
+  return new Error(`dial tcp ${address}: ${e?.message ?? String(err)}`);
 }

@@ -32,7 +32,7 @@
  */
 
 import { Fifo } from "../internal/fifo.ts";
-import type { Logger } from "../internal/log.ts";
+import { formatDuration } from "../internal/duration.ts";
 import { joinHostPort } from "../internal/net_addr.ts";
 import { monoNow } from "../internal/clock.ts";
 import {
@@ -46,7 +46,8 @@ import {
 import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { type ClientConfig, loggerOf, resolveConfig } from "./config.ts";
 import { Conn } from "./conn.ts";
-import { Message, MESSAGE_DELEGATE, type MessageDelegate } from "./message.ts";
+import { type LogFn, nextInstanceId, padId, prefixedLog } from "./log.ts";
+import { Message, MESSAGE_DELEGATE, MESSAGE_ID_BYTES, type MessageDelegate } from "./message.ts";
 
 export { Message };
 
@@ -74,6 +75,8 @@ export class AlreadyConnectedError extends Error {
     this.name = "AlreadyConnectedError";
   }
 }
+
+const decoder = new TextDecoder();
 
 /** How long stop() waits for handlers and CLOSE_WAIT before closing everything (go-nsq's 30 s). */
 const STOP_TIMEOUT_MS = 30_000;
@@ -104,8 +107,10 @@ export class Consumer implements AsyncDisposable {
   /** Resolves when the consumer has fully stopped. */
   readonly done: Promise<void>;
 
-  #log: Logger;
-  #prefix: string;
+  /** go-nsq's instance number (log lines). */
+  readonly id: number;
+  /** Logs `  1 [topic/channel] text` (go-nsq's Consumer.log). */
+  #log: LogFn;
   #maxInFlight: number;
   #conns = new Map<string, Conn>();
   #pendingConns = new Map<string, Conn>();
@@ -150,8 +155,8 @@ export class Consumer implements AsyncDisposable {
     this.topic = topic;
     this.channel = channel;
     this.config = resolveConfig(config);
-    this.#log = loggerOf(this.config);
-    this.#prefix = `[${topic}/${channel}]`;
+    this.id = nextInstanceId();
+    this.#log = prefixedLog(loggerOf(this.config), `${padId(this.id)} [${topic}/${channel}] `);
     this.#maxInFlight = this.config.maxInFlight;
     this.done = new Promise((resolve) => this.#resolveDone = resolve);
   }
@@ -189,12 +194,13 @@ export class Consumer implements AsyncDisposable {
     }, this.#log);
     this.#pendingConns.set(addr, conn);
     if (!this.#nsqdTcpAddrs.includes(addr)) this.#nsqdTcpAddrs.push(addr);
-    this.#log.info(`${this.#prefix} (${addr}) connecting to nsqd`);
+    this.#log("info", `(${addr}) connecting to nsqd`);
     try {
       const resp = await conn.connect();
       if (resp && resp.max_rdy_count < this.#maxInFlight) {
-        this.#log.warn(
-          `${this.#prefix} (${addr}) max RDY count ${resp.max_rdy_count} < consumer max in ` +
+        this.#log(
+          "warn",
+          `(${addr}) max RDY count ${resp.max_rdy_count} < consumer max in ` +
             `flight ${this.#maxInFlight}, truncation possible`,
         );
       }
@@ -316,7 +322,7 @@ export class Consumer implements AsyncDisposable {
   stop(): Promise<void> {
     if (!this.#stopFlag) {
       this.#stopFlag = true;
-      this.#log.info(`${this.#prefix} stopping...`);
+      this.#log("info", `stopping...`);
       clearTimeout(this.#lookupdTimer);
       for (const ctl of this.#lookupdAborts) ctl.abort();
       for (const t of this.#reconnectTimers) clearTimeout(t);
@@ -327,7 +333,7 @@ export class Consumer implements AsyncDisposable {
       } else {
         for (const c of this.#conns.values()) c.write(CLS_COMMAND);
         this.#stopTimer = setTimeout(() => {
-          this.#log.warn(`${this.#prefix} stop timed out; closing connections`);
+          this.#log("warn", `stop timed out; closing connections`);
           this.#exit();
         }, STOP_TIMEOUT_MS);
       }
@@ -345,7 +351,7 @@ export class Consumer implements AsyncDisposable {
   #messageDelegate(conn: Conn): ConnMessageDelegate {
     return {
       conn,
-      onFinish: (m) => this.#respond(conn, finCommand(m.id), true, false),
+      onFinish: (m) => this.#respond(conn, finCommand(m[MESSAGE_ID_BYTES]), true, false),
       onRequeue: (m, delayMs, backoff) => {
         let delay = delayMs;
         if (delay < 0) {
@@ -354,9 +360,9 @@ export class Consumer implements AsyncDisposable {
             this.config.maxRequeueDelay,
           );
         }
-        this.#respond(conn, reqCommand(m.id, delay), false, backoff);
+        this.#respond(conn, reqCommand(m[MESSAGE_ID_BYTES], delay), false, backoff);
       },
-      onTouch: (m) => conn.write(touchCommand(m.id)),
+      onTouch: (m) => conn.write(touchCommand(m[MESSAGE_ID_BYTES])),
     };
   }
 
@@ -379,9 +385,9 @@ export class Consumer implements AsyncDisposable {
   }
 
   #onResponse(conn: Conn, data: Uint8Array): void {
-    if (data.length === 10 && new TextDecoder().decode(data) === "CLOSE_WAIT") {
+    if (data.length === 10 && decoder.decode(data) === "CLOSE_WAIT") {
       // nsqd acknowledged CLS: nothing more will arrive; close once everything is answered.
-      this.#log.info(`${this.#prefix} (${conn.address}) received CLOSE_WAIT from nsqd`);
+      this.#log("info", `(${conn.address}) received CLOSE_WAIT from nsqd`);
       conn.closing = true;
       if (conn.messagesInFlight === 0) conn.closeAfterFlush();
     }
@@ -414,7 +420,7 @@ export class Consumer implements AsyncDisposable {
   #run(slot: HandlerSlot, msg: Message): void {
     const max = this.config.maxAttempts;
     if (max > 0 && msg.attempts > max) {
-      this.#log.warn(`${this.#prefix} msg ${msg.id} attempted ${msg.attempts} times, giving up`);
+      this.#log("warn", `msg ${msg.id} attempted ${msg.attempts} times, giving up`);
       msg.finish();
       return;
     }
@@ -442,7 +448,7 @@ export class Consumer implements AsyncDisposable {
     this.#running--;
     if (failed) {
       const why = err instanceof Error ? err.message : String(err);
-      this.#log.error(`${this.#prefix} Handler returned error (${why}) for msg ${msg.id}`);
+      this.#log("error", `Handler returned error (${why}) for msg ${msg.id}`);
       if (!msg.isAutoResponseDisabled) msg.requeue(-1);
     } else if (!msg.isAutoResponseDisabled) {
       msg.finish();
@@ -525,7 +531,7 @@ export class Consumer implements AsyncDisposable {
     if (count === last) return;
     conn.lastRdyCount = count;
     conn.receivedSinceRdy = 0;
-    this.#log.debug(`${this.#prefix} (${conn.address}) sending RDY ${count}`);
+    this.#log("debug", `(${conn.address}) sending RDY ${count}`);
     conn.write(rdyCommand(count));
   }
 
@@ -562,10 +568,10 @@ export class Consumer implements AsyncDisposable {
     for (const c of conns) {
       if (c.rdyCount > 0) {
         if (now - c.lastMessageAt > this.config.lowRdyIdleTimeout) {
-          this.#log.debug(`${this.#prefix} (${c.address}) idle connection, giving up RDY`);
+          this.#log("debug", `(${c.address}) idle connection, giving up RDY`);
           this.#updateRdy(c, 0);
         } else if (now - c.lastRdyAt > this.config.lowRdyTimeout) {
-          this.#log.debug(`${this.#prefix} (${c.address}) RDY timeout, giving up RDY`);
+          this.#log("debug", `(${c.address}) RDY timeout, giving up RDY`);
           this.#updateRdy(c, 0);
         }
       }
@@ -577,7 +583,7 @@ export class Consumer implements AsyncDisposable {
       available--;
       const i = Math.floor(Math.random() * possible.length);
       const c = possible.splice(i, 1)[0];
-      this.#log.debug(`${this.#prefix} (${c.address}) redistributing RDY`);
+      this.#log("debug", `(${c.address}) redistributing RDY`);
       this.#updateRdy(c, 1);
     }
   }
@@ -612,12 +618,13 @@ export class Consumer implements AsyncDisposable {
 
     if (counter === 0 && updated) {
       const count = this.#perConnMaxInFlight();
-      this.#log.warn(`${this.#prefix} exiting backoff, returning all to RDY ${count}`);
+      this.#log("warn", `exiting backoff, returning all to RDY ${count}`);
       for (const c of this.#conns.values()) this.#updateRdy(c, count);
     } else if (counter > 0) {
       const d = Math.min(this.backoffDurationFor(counter), this.config.maxBackoffDuration);
-      this.#log.warn(
-        `${this.#prefix} backing off for ${d}ms (backoff level ${counter}), setting all to RDY 0`,
+      this.#log(
+        "warn",
+        `backing off for ${formatDuration(d)} (backoff level ${counter}), setting all to RDY 0`,
       );
       for (const c of this.#conns.values()) this.#updateRdy(c, 0);
       this.#backoff(d);
@@ -639,15 +646,17 @@ export class Consumer implements AsyncDisposable {
     }
     const conns = [...this.#conns.values()];
     if (conns.length === 0) {
-      this.#log.warn(`${this.#prefix} no connection available to resume; backing off for 1s`);
+      this.#log("warn", "no connection available to resume");
+      this.#log("warn", "backing off for 1s");
       this.#backoff(1000);
       return;
     }
     const choice = conns[Math.floor(Math.random() * conns.length)];
-    this.#log.warn(`${this.#prefix} (${choice.address}) backoff timeout expired, sending RDY 1`);
+    this.#log("warn", `(${choice.address}) backoff timeout expired, sending RDY 1`);
     // While in backoff only ever let one message at a time through.
     if (!this.#updateRdy(choice, 1) && choice.rdyCount !== 1) {
-      this.#log.warn(`${this.#prefix} (${choice.address}) error resuming RDY 1; backing off 1s`);
+      this.#log("warn", `(${choice.address}) error resuming RDY 1 - over max in flight`);
+      this.#log("warn", "backing off for 1s");
       this.#backoff(1000);
       return;
     }
@@ -662,9 +671,10 @@ export class Consumer implements AsyncDisposable {
     this.#totalRdy -= rdy;
     conn.rdyCount = 0;
     const hadRetry = this.#clearRdyRetry(conn);
-    if (this.#conns.get(conn.address) === conn) this.#conns.delete(conn.address);
+    const known = this.#conns.get(conn.address) === conn;
+    if (known) this.#conns.delete(conn.address);
     const left = this.#conns.size;
-    this.#log.warn(`${this.#prefix} there are ${left} connections left alive`);
+    this.#log("warn", `there are ${left} connections left alive`);
 
     if ((hadRetry || rdy > 0) && (left === this.#maxInFlight || this.#inBackoff())) {
       // Out of the normal distribution cases: let the loop move this RDY elsewhere.
@@ -672,9 +682,12 @@ export class Consumer implements AsyncDisposable {
     }
 
     if (this.#stopFlag) {
-      if (left === 0 && this.#pendingConns.size === 0) this.#stopHandlers();
+      // Connections still being made were closed by stop(); #exit waits for them.
+      if (left === 0) this.#stopHandlers();
       return;
     }
+    // Closed before it was registered: connectToNsqd reports it to its caller.
+    if (!known) return;
 
     // The remaining connections take up the share the lost one held.
     for (const c of this.#conns.values()) this.#maybeUpdateRdy(c);
@@ -688,23 +701,22 @@ export class Consumer implements AsyncDisposable {
 
   /** Redials a directly given nsqd every lookupdPollInterval until it connects or is removed. */
   #scheduleReconnect(addr: string): void {
-    this.#log.info(
-      `${this.#prefix} (${addr}) re-connecting in ${this.config.lookupdPollInterval}ms`,
+    this.#log(
+      "info",
+      `(${addr}) re-connecting in ${formatDuration(this.config.lookupdPollInterval)}`,
     );
     const timer = setTimeout(async () => {
       this.#reconnectTimers.delete(timer);
       if (this.#stopFlag) return;
       if (!this.#nsqdTcpAddrs.includes(addr)) {
-        this.#log.warn(`${this.#prefix} (${addr}) skipped reconnect after removal...`);
+        this.#log("warn", `(${addr}) skipped reconnect after removal...`);
         return;
       }
       try {
         await this.connectToNsqd(addr);
       } catch (err) {
         if (err instanceof AlreadyConnectedError || this.#stopFlag) return;
-        this.#log.error(
-          `${this.#prefix} (${addr}) error connecting to nsqd - ${(err as Error).message}`,
-        );
+        this.#log("error", `(${addr}) error connecting to nsqd - ${(err as Error).message}`);
         this.#scheduleReconnect(addr);
       }
     }, this.config.lookupdPollInterval);
@@ -743,13 +755,12 @@ export class Consumer implements AsyncDisposable {
       if (this.#lookupdIndex >= this.#lookupdUrls.length) this.#lookupdIndex = 0;
       const endpoint = this.#lookupdUrls[this.#lookupdIndex];
       this.#lookupdIndex = (this.#lookupdIndex + 1) % this.#lookupdUrls.length;
-      this.#log.info(`${this.#prefix} querying nsqlookupd ${endpoint}`);
+      this.#log("info", `querying nsqlookupd ${endpoint}`);
       try {
         addrs = await this.#lookup(endpoint);
       } catch (err) {
-        this.#log.error(
-          `${this.#prefix} error querying nsqlookupd (${endpoint}) - ${(err as Error).message}`,
-        );
+        this.#log("error", `error querying nsqlookupd (${endpoint}) - ${(err as Error).message}`);
+        if (retries < 2) this.#log("info", "retrying with next nsqlookupd");
       }
     }
     if (addrs === null || this.#stopFlag) return;
@@ -759,9 +770,7 @@ export class Consumer implements AsyncDisposable {
         await this.connectToNsqd(addr);
       } catch (err) {
         if (err instanceof AlreadyConnectedError || this.#stopFlag) return;
-        this.#log.error(
-          `${this.#prefix} (${addr}) error connecting to nsqd - ${(err as Error).message}`,
-        );
+        this.#log("error", `(${addr}) error connecting to nsqd - ${(err as Error).message}`);
       }
     }));
   }
@@ -779,7 +788,7 @@ export class Consumer implements AsyncDisposable {
       const resp = await fetch(endpoint, { headers, signal: ctl.signal });
       const text = await resp.text();
       if (resp.status !== 200) {
-        throw new Error(`got response ${resp.status} ${JSON.stringify(text)}`);
+        throw new Error(`got response ${resp.status} ${resp.statusText} ${JSON.stringify(text)}`);
       }
       let body = JSON.parse(text);
       if (
@@ -804,7 +813,7 @@ export class Consumer implements AsyncDisposable {
   #stopHandlers(): void {
     if (this.#handlersStopped) return;
     this.#handlersStopped = true;
-    this.#log.info(`${this.#prefix} stopping handlers`);
+    this.#log("info", `stopping handlers`);
     if (this.#running === 0) {
       this.#exit();
     } else {
@@ -830,7 +839,8 @@ export class Consumer implements AsyncDisposable {
     for (const c of conns) c.close();
     const lookup = this.#lookupdQuery ?? Promise.resolve();
     Promise.all([...conns.map((c) => c.done), lookup.catch(() => {})]).then(() => {
-      this.#log.info(`${this.#prefix} stopped`);
+      if (this.#rdyLoopTimer !== undefined) this.#log("info", "rdyLoop exiting");
+      if (this.#lookupdUrls.length > 0) this.#log("info", "exiting lookupdLoop");
       this.#resolveDone();
     });
   }

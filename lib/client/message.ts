@@ -6,7 +6,7 @@
  * @module
  */
 
-import { decodeMessage } from "../protocol/message.ts";
+import { latin1, MSG_HEADER_LENGTH } from "../protocol/message.ts";
 
 /** Where a message's responses go (the Consumer). */
 export interface MessageDelegate {
@@ -17,33 +17,47 @@ export interface MessageDelegate {
 
 /** @internal The key under which a message keeps its delegate (for the Consumer). */
 export const MESSAGE_DELEGATE: unique symbol = Symbol("messageDelegate");
+/** @internal The key of a message's raw id bytes. */
+export const MESSAGE_ID_BYTES: unique symbol = Symbol("messageIdBytes");
 
 /** One message received from nsqd; see the module doc. */
 export class Message {
-  /** 16-character id nsqd gave the message. */
-  readonly id: string;
-  /** The body (a copy owned by this message). */
+  /** The body (a view into the message's own copy of the frame). */
   readonly body: Uint8Array;
   /** Delivery attempts so far, this one included. */
   readonly attempts: number;
   /** The nsqd `host:port` it came from. */
   readonly nsqdAddress: string;
-  #tsHi: number;
-  #tsLo: number;
+  /** The serialized message (lib/protocol/message.ts layout), copied once from the frame. */
+  #raw: Uint8Array;
+  #id: string | null = null;
   #delegate: MessageDelegate;
   #responded = false;
   #autoResponseDisabled = false;
 
   /** @internal Built by the Consumer from a message frame (`data` is copied). */
   constructor(data: Uint8Array, nsqdAddress: string, delegate: MessageDelegate) {
-    const d = decodeMessage(data);
-    this.id = d.id;
-    this.body = d.body.slice();
-    this.attempts = d.attempts;
-    this.#tsHi = d.tsHi;
-    this.#tsLo = d.tsLo;
+    if (data.length < MSG_HEADER_LENGTH) {
+      throw new RangeError(`invalid message buffer size (${data.length})`);
+    }
+    // One copy of the whole message: the body is a view into it and so is the id, which FIN,
+    // REQ and TOUCH copy straight into their commands.
+    const raw = data.slice();
+    this.#raw = raw;
+    this.body = raw.subarray(MSG_HEADER_LENGTH);
+    this.attempts = (raw[8] << 8) | raw[9];
     this.nsqdAddress = nsqdAddress;
     this.#delegate = delegate;
+  }
+
+  /** 16-character id nsqd gave the message. */
+  get id(): string {
+    return this.#id ??= latin1(this.#raw, 10, MSG_HEADER_LENGTH);
+  }
+
+  /** @internal The id's 16 ASCII bytes (a view; FIN/REQ/TOUCH encode from it). */
+  get [MESSAGE_ID_BYTES](): Uint8Array {
+    return this.#raw.subarray(10, MSG_HEADER_LENGTH);
   }
 
   /** @internal */
@@ -53,7 +67,8 @@ export class Message {
 
   /** When nsqd first received the message: nanoseconds since the epoch. */
   get timestamp(): bigint {
-    return (BigInt(this.#tsHi) << 32n) | BigInt(this.#tsLo);
+    const dv = new DataView(this.#raw.buffer, this.#raw.byteOffset, 8);
+    return dv.getBigUint64(0);
   }
 
   /** True once finish() or requeue() was called. */

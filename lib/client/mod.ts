@@ -42,3 +42,4 @@ export {
 export { Message } from "./message.ts";
 export { NotConnectedError, Producer, ProducerError, StoppedError } from "./producer.ts";
 export { Logger, type LogLevel } from "../internal/log.ts";
+export { goLogTime, GoNsqLogger } from "./log.ts";

@@ -13,7 +13,6 @@
 
 import { errorCode, NON_FATAL_ERROR_CODES } from "../protocol/errors.ts";
 import { Fifo } from "../internal/fifo.ts";
-import type { Logger } from "../internal/log.ts";
 import {
   type Body,
   dpubCommand,
@@ -23,6 +22,7 @@ import {
 } from "../protocol/command.ts";
 import { type ClientConfig, loggerOf, resolveConfig } from "./config.ts";
 import { Conn } from "./conn.ts";
+import { type LogFn, nextInstanceId, padId, prefixedLog } from "./log.ts";
 
 const decoder = new TextDecoder();
 
@@ -72,10 +72,15 @@ export class Producer implements AsyncDisposable {
   /** The nsqd TCP address, `host:port`. */
   readonly address: string;
   readonly config: ClientConfig;
-  #log: Logger;
+  /** go-nsq's instance number (log lines). */
+  readonly id: number;
+  /** Logs `  2 text` (go-nsq's Producer.log). */
+  #log: LogFn;
   /** The connection in use (null before the first connect and after a loss). */
   #link: Link | null = null;
   #connecting: Promise<Link> | null = null;
+  /** Commands issued while connecting. */
+  #queued: { cmd: Uint8Array; resolve: () => void; reject: (err: Error) => void }[] = [];
   /** Links closing after a fatal error, still to be reaped (stop() waits for them). */
   #retired = new Set<Link>();
   #stopped = false;
@@ -83,7 +88,8 @@ export class Producer implements AsyncDisposable {
   constructor(nsqdTcpAddress: string, config: Partial<ClientConfig> = {}) {
     this.address = nsqdTcpAddress;
     this.config = resolveConfig(config);
-    this.#log = loggerOf(this.config);
+    this.id = nextInstanceId();
+    this.#log = prefixedLog(loggerOf(this.config), `${padId(this.id)} `);
   }
 
   /** Connects now (publishing connects lazily anyway). */
@@ -141,10 +147,23 @@ export class Producer implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    // Connected: write in this very call, so promises settle in call order.
+    // Connected: write in this very call, so promises settle in call order. Otherwise wait in
+    // line: the queue is written, in order, the moment the connection is up.
     const link = this.#usable();
     if (link) return this.#transact(link, cmd);
-    return this.#ensureLink().then((l) => this.#transact(l, cmd));
+    return new Promise<void>((resolve, reject) => {
+      this.#queued.push({ cmd, resolve, reject });
+      this.#ensureLink().catch((err) => {
+        for (const q of this.#queued.splice(0)) q.reject(err);
+      });
+    });
+  }
+
+  /** Writes the commands that waited for the connection, in call order. */
+  #flushQueued(link: Link): void {
+    for (const q of this.#queued.splice(0)) {
+      this.#transact(link, q.cmd).then(q.resolve, q.reject);
+    }
   }
 
   #transact(link: Link, cmd: Uint8Array): Promise<void> {
@@ -165,7 +184,7 @@ export class Producer implements AsyncDisposable {
   }
 
   async #dial(): Promise<Link> {
-    this.#log.info(`(${this.address}) connecting to nsqd`);
+    this.#log("info", `(${this.address}) connecting to nsqd`);
     const link = { pending: new Fifo<Transaction>(), idle: [] } as unknown as Link;
     const conn = new Conn(this.address, this.config, {
       onMessage: () => {},
@@ -183,12 +202,13 @@ export class Producer implements AsyncDisposable {
       onIoError: () => {},
       onClose: () => this.#onClose(link),
     }, this.#log);
+    conn.logClose = false;
     link.conn = conn;
     try {
       await conn.connect();
     } catch (err) {
-      this.#log.error(`(${this.address}) error connecting to nsqd - ${(err as Error).message}`);
-      throw new NotConnectedError(`not connected: ${(err as Error).message}`);
+      this.#log("error", `(${this.address}) error connecting to nsqd - ${(err as Error).message}`);
+      throw new NotConnectedError((err as Error).message);
     }
     if (this.#stopped) {
       conn.close();
@@ -196,6 +216,7 @@ export class Producer implements AsyncDisposable {
       throw new StoppedError();
     }
     this.#link = link;
+    this.#flushQueued(link);
     return link;
   }
 
@@ -203,7 +224,7 @@ export class Producer implements AsyncDisposable {
   #settle(link: Link, err: ProducerError | null): void {
     const t = link.pending.shift();
     if (!t) {
-      if (err) this.#log.error(`(${this.address}) unexpected error frame: ${err.message}`);
+      if (err) this.#log("error", `(${this.address}) unexpected error frame: ${err.message}`);
       return;
     }
     if (err) t.reject(err);
@@ -219,6 +240,7 @@ export class Producer implements AsyncDisposable {
       t.reject(new NotConnectedError());
     }
     wake(link);
+    this.#log("info", `(${this.address}) exiting router`);
   }
 
   /**
@@ -226,6 +248,7 @@ export class Producer implements AsyncDisposable {
    * reject with StoppedError.
    */
   async stop(): Promise<void> {
+    if (!this.#stopped) this.#log("info", `(${this.address}) stopping`);
     this.#stopped = true;
     const connecting = this.#connecting;
     if (connecting) await connecting.catch(() => {});

@@ -40,14 +40,22 @@ function putAscii(buf: Uint8Array, off: number, s: string): number {
   return off;
 }
 
-/** `NAME <id>[ <arg>]\n` for the per-message commands. */
-function messageCommand(name: string, id: string, arg?: string): Uint8Array {
+/**
+ * `NAME <id>[ <arg>]\n` for the per-message commands; the id as its string or as the 16 ASCII
+ * bytes of the message frame (copied without decoding).
+ */
+function messageCommand(name: string, id: string | Uint8Array, arg?: string): Uint8Array {
   if (id.length !== MSG_ID_LENGTH) throw new RangeError(`Invalid message id "${id}"`);
   const len = name.length + 1 + MSG_ID_LENGTH + (arg === undefined ? 0 : arg.length + 1) + 1;
   const out = new Uint8Array(len);
   let off = putAscii(out, 0, name);
   out[off++] = SPACE;
-  off = putAscii(out, off, id);
+  if (typeof id === "string") {
+    off = putAscii(out, off, id);
+  } else {
+    out.set(id, off);
+    off += MSG_ID_LENGTH;
+  }
   if (arg !== undefined) {
     out[off++] = SPACE;
     off = putAscii(out, off, arg);
@@ -82,17 +90,17 @@ export function rdyCommand(count: number): Uint8Array {
 }
 
 /** `FIN <id>\n`. */
-export function finCommand(id: string): Uint8Array {
+export function finCommand(id: string | Uint8Array): Uint8Array {
   return messageCommand("FIN", id);
 }
 
 /** `REQ <id> <timeout ms>\n`. */
-export function reqCommand(id: string, delayMs: number): Uint8Array {
+export function reqCommand(id: string | Uint8Array, delayMs: number): Uint8Array {
   return messageCommand("REQ", id, String(Math.max(0, Math.trunc(delayMs))));
 }
 
 /** `TOUCH <id>\n`. */
-export function touchCommand(id: string): Uint8Array {
+export function touchCommand(id: string | Uint8Array): Uint8Array {
   return messageCommand("TOUCH", id);
 }
 
@@ -103,9 +111,37 @@ function bytesOf(body: Body): Uint8Array {
   return typeof body === "string" ? encoder.encode(body) : body;
 }
 
-/** `PUB <topic>\n[size][body]`. */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** `PUB <topic>\n[size][body]`: one allocation for ASCII topics (every valid name is). */
 export function pubCommand(topic: string, body: Body): Uint8Array {
-  return encodeCommand("PUB", [topic], bytesOf(body));
+  if (!isAscii(topic)) return encodeCommand("PUB", [topic], bytesOf(body));
+  const head = 4 + topic.length + 1;
+  if (typeof body === "string" && body.length > 1024) body = encoder.encode(body);
+  if (typeof body === "string") {
+    // Worst case 3 bytes per UTF-16 unit; encodeInto writes in place, then trim.
+    const out = new Uint8Array(head + 4 + body.length * 3);
+    const n = encoder.encodeInto(body, out.subarray(head + 4)).written;
+    writePubHead(out, topic, n);
+    return out.subarray(0, head + 4 + n);
+  }
+  const out = new Uint8Array(head + 4 + body.length);
+  writePubHead(out, topic, body.length);
+  out.set(body, head + 4);
+  return out;
+}
+
+function writePubHead(out: Uint8Array, topic: string, size: number): void {
+  let off = putAscii(out, 0, "PUB ");
+  off = putAscii(out, off, topic);
+  out[off++] = NEWLINE;
+  out[off++] = size >>> 24;
+  out[off++] = (size >>> 16) & 0xff;
+  out[off++] = (size >>> 8) & 0xff;
+  out[off] = size & 0xff;
 }
 
 /** `DPUB <topic> <defer ms>\n[size][body]`. */

@@ -85,3 +85,29 @@ Deno.test("Producer: stop() waits for outstanding answers", async () => {
   await Promise.all(pubs);
   assert.equal(depth(n, topic), 200);
 });
+
+Deno.test("Producer: nsqd closing with commands outstanding rejects each with NotConnectedError", async () => {
+  const n = await startNsqd({ logLevel: "warn" });
+  const p = new Producer(n.tcpAddress, { dialTimeout: 300 });
+  try {
+    const topic = uniqueName();
+    await p.connect();
+    const results = Array.from(
+      { length: 2000 },
+      (_, i) => p.publish(topic, `m${i}`).then(() => "ok", (e) => e.name),
+    );
+    const closing = n.close();
+    const settled = await Promise.all(results);
+    await closing;
+    const ok = settled.filter((r) => r === "ok").length;
+    const lost = settled.filter((r) => r === "NotConnectedError").length;
+    assert.equal(ok + lost, 2000, JSON.stringify([...new Set(settled)]));
+    // Whatever was acknowledged is a prefix: answers come in order.
+    assert.ok(settled.slice(0, ok).every((r) => r === "ok"));
+    const after = await p.publish(topic, "x").then(() => null, (e) => e);
+    assert.ok(after instanceof NotConnectedError);
+    assert.equal(after.message, `dial tcp ${n.tcpAddress}: connect: connection refused`);
+  } finally {
+    await p.stop();
+  }
+});

@@ -251,3 +251,37 @@ Deno.test("stop: CLS, then close after CLOSE_WAIT once in-flight handlers answer
   // The FIN went out before the connection closed.
   assert.ok(a.commands.at(-1)!.name === "FIN");
 });
+
+Deno.test("reconnect: a dropped nsqd is redialed, a disconnected one is not; isStarved", async () => {
+  const fs = fakes(2);
+  const c = new Consumer("t", "c", { maxInFlight: 4, lookupdPollInterval: 30 });
+  const held: Message[] = [];
+  c.addHandler((m) => {
+    m.disableAutoResponse();
+    held.push(m);
+  }, { concurrency: 10 });
+  try {
+    await c.connectToNsqds(fs.map((f) => f.address));
+    const [a, b] = await Promise.all(fs.map(subscribed));
+    await waitFor(() => a.rdy === 2 && b.rdy === 2);
+    assert.equal(c.isStarved(), false);
+    await a.message("1");
+    await a.message("2");
+    await waitFor(() => held.length === 2);
+    assert.equal(c.isStarved(), true, "2 in flight of RDY 2");
+    for (const m of held) m.finish();
+    await waitFor(() => !c.isStarved());
+
+    await c.disconnectFromNsqd(fs[0].address);
+    await waitFor(() => b.rdy === 4, { message: String(b.rdys) });
+    b.close(); // dropped by nsqd: redialed every lookupdPollInterval
+    await waitFor(() => fs[1].conns.length === 2 && fs[1].live.length === 1, {
+      message: "redialed",
+    });
+    assert.equal(fs[0].conns.length, 1, "the disconnected nsqd is not redialed");
+    await assert.rejects(() => c.disconnectFromNsqd(fs[0].address), /not connected/);
+  } finally {
+    await c.stop();
+    await closeAll(fs);
+  }
+});
