@@ -7,9 +7,8 @@
  *
  * @module
  */
-import { Logger } from "../internal/log.ts";
 import { optionGroup, type OptionSpec } from "../internal/options.ts";
-import { Consumer, type Message } from "../client/mod.ts";
+import { Consumer, GoNsqLogger, type Message } from "../client/mod.ts";
 import { checkClientOpt, clientConfig, toolUserAgent } from "./client_opts.ts";
 import { goLog, type ToolIo, type ToolSpec, utf8 } from "./tool.ts";
 
@@ -106,7 +105,7 @@ export async function runNsqTail(o: NsqTailOptions, io: ToolIo): Promise<number>
   const config = clientConfig(o.consumerOpts, {
     userAgent: toolUserAgent("nsq_tail"),
     maxInFlight,
-    logger: new Logger("", "info", io.logLine),
+    logger: new GoNsqLogger("info", io.logLine),
   });
   const done = new AbortController();
   const stop = AbortSignal.any([io.signal, done.signal]);

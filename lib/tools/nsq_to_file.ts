@@ -10,7 +10,7 @@
  */
 import { Logger, type LogLevel } from "../internal/log.ts";
 import { optionGroup, type OptionSpec, osHostname } from "../internal/options.ts";
-import { Consumer } from "../client/mod.ts";
+import { Consumer, GoNsqLogger } from "../client/mod.ts";
 import { lookupdTopics } from "./cluster_info.ts";
 import { checkClientOpt, clientConfig, toolUserAgent } from "./client_opts.ts";
 import { computeFilenameFormat, FileLogger } from "./file_logger.ts";
@@ -238,7 +238,7 @@ export async function runNsqToFile(o: NsqToFileOptions, io: ToolIo): Promise<num
   const config = clientConfig(o.consumerOpts, {
     userAgent: toolUserAgent("nsq_to_file"),
     maxInFlight: o.maxInFlight,
-    logger: log,
+    logger: new GoNsqLogger("info", io.logLine),
   });
   const pattern = o.topicPattern === "" ? null : new RegExp(o.topicPattern);
   const hostname = osHostname();

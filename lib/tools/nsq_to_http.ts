@@ -10,9 +10,8 @@
  *
  * @module
  */
-import { Logger } from "../internal/log.ts";
 import { optionGroup, type OptionSpec } from "../internal/options.ts";
-import { Consumer, type Message } from "../client/mod.ts";
+import { Consumer, GoNsqLogger, type Message } from "../client/mod.ts";
 import { checkClientOpt, clientConfig, toolUserAgent } from "./client_opts.ts";
 import { HostPool, TimerMetrics } from "./host_pool.ts";
 import { goLog, type ToolIo, type ToolSpec } from "./tool.ts";
@@ -284,7 +283,7 @@ export async function runNsqToHttp(o: NsqToHttpOptions, io: ToolIo): Promise<num
   const config = clientConfig(o.consumerOpts, {
     userAgent: toolUserAgent("nsq_to_http"),
     maxInFlight: o.maxInFlight,
-    logger: new Logger("", "info", io.logLine),
+    logger: new GoNsqLogger("info", io.logLine),
   });
   const consumer = new Consumer(o.topic, o.channel, config);
   consumer.addHandler(handler, { concurrency: o.n });

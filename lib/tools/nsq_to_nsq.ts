@@ -12,10 +12,9 @@
  *
  * @module
  */
-import { Logger } from "../internal/log.ts";
 import { optionGroup, type OptionSpec } from "../internal/options.ts";
 import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";
-import { Consumer, type Message, Producer } from "../client/mod.ts";
+import { Consumer, GoNsqLogger, type Message, Producer } from "../client/mod.ts";
 import { checkClientOpt, clientConfig, toolUserAgent } from "./client_opts.ts";
 import { HostPool, TimerMetrics } from "./host_pool.ts";
 import { errorText, goLog, type ToolIo, type ToolSpec } from "./tool.ts";
@@ -205,7 +204,7 @@ export function jsonFilter(
 
 export async function runNsqToNsq(o: NsqToNsqOptions, io: ToolIo): Promise<number> {
   const log = (message: string) => goLog(io, message);
-  const clientLog = new Logger("", "info", io.logLine);
+  const clientLog = new GoNsqLogger("info", io.logLine);
   const ua = toolUserAgent("nsq_to_nsq");
   const cConfig = clientConfig(o.consumerOpts, {
     userAgent: ua,
