@@ -225,7 +225,7 @@ Deno.test("pipeline: 1000 messages to_nsq → nsq_to_nsq → nsq_to_file, and ns
       `--nsqd-tcp-address=${src.tcpAddress}`,
       `--destination-nsqd-tcp-address=${dst.tcpAddress}`,
       `--destination-topic=${destTopic}`,
-      "--status-every=0",
+      "--status-every=100",
     ]);
     await using toFile = new ToolProc("nsq_to_file", [
       `--topic=${destTopic}`,
@@ -287,6 +287,13 @@ Deno.test("pipeline: 1000 messages to_nsq → nsq_to_nsq → nsq_to_file, and ns
     });
 
     assert.equal(await toNsq.stop(), 0, toNsq.stderr);
+    // Status lines as Go's timer_metrics prints them: one per 100 PUBs, one destination.
+    const status = toNsq.stderr.split("\n").filter((l) => l.includes("[aggregate]:"));
+    assert.ok(status.length >= 9, toNsq.stderr);
+    assert.match(
+      status[0],
+      /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[aggregate\]: finished 100 - 99th: \d+\.\d\dms - 95th: \d+\.\d\dms - avg: \d+\.\d\dms$/,
+    );
     assert.equal(await toFile.stop(), 0, toFile.stderr);
     assert.equal(await toHttp.stop(), 0, toHttp.stderr);
     assert.equal(await byTime.stop(), 0, byTime.stderr);
