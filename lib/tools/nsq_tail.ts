@@ -108,6 +108,7 @@ export async function runNsqTail(o: NsqTailOptions, io: ToolIo): Promise<number>
     logger: new GoNsqLogger("info", io.logLine),
   });
   const done = new AbortController();
+  let exitCode = 0;
   const stop = AbortSignal.any([io.signal, done.signal]);
   const consumers: Consumer[] = [];
   for (const topic of o.topics) {
@@ -127,7 +128,19 @@ export async function runNsqTail(o: NsqTailOptions, io: ToolIo): Promise<number>
       line.set(prefix);
       line.set(m.body, prefix.length);
       line[line.length - 1] = 10;
-      io.writeStdout(line);
+      try {
+        io.writeStdout(line);
+      } catch (e) {
+        // stdout is gone (e.g. `nsq_tail ... | head`): Go exits 1 with this line.
+        if (!done.signal.aborted) {
+          goLog(io, `ERROR: failed to write to os.Stdout - ${e instanceof Error ? e.message : e}`);
+          exitCode = 1;
+          done.abort();
+        }
+        m.disableAutoResponse();
+        m.requeue(0, false);
+        return;
+      }
       if (o.n > 0 && shown >= o.n) done.abort();
     });
     consumers.push(consumer);
@@ -148,7 +161,7 @@ export async function runNsqTail(o: NsqTailOptions, io: ToolIo): Promise<number>
     );
   }
   await Promise.all(consumers.map((c) => c.stop()));
-  return 0;
+  return exitCode;
 }
 
 export const nsqTailTool: ToolSpec<NsqTailOptions> = {

@@ -271,7 +271,7 @@ export async function runNsqToNsq(o: NsqToNsqOptions, io: ToolIo): Promise<numbe
         perAddress.get(addr)!.status(start);
         aggregate.status(start);
       },
-    );
+    ).catch((e) => clientLog.error(`(${addr}) answering ${m.id}: ${errorText(e)}`));
   };
 
   const consumers: Consumer[] = [];
