@@ -154,6 +154,10 @@ export class FileLogger {
     this.#onFatal = onFatal;
     consumer.addHandler((m) => {
       m.disableAutoResponse();
+      if (this.#closed) {
+        m.requeue(0, false); // after a fatal error nothing more is written
+        return;
+      }
       this.#queue.push(m);
       this.#schedule();
     });
@@ -167,6 +171,11 @@ export class FileLogger {
     } catch (e) {
       this.#closed = true;
       clearInterval(this.#ticker);
+      // What was not synced is not durable: hand it back to nsqd.
+      for (const m of [...this.#pending, ...this.#queue]) m.requeue(0, false);
+      this.#pending = [];
+      this.#queue = [];
+      this.#chunks = [];
       this.#onFatal(e instanceof Error ? e : new Error(String(e)));
     }
   }
@@ -184,7 +193,9 @@ export class FileLogger {
   #drain(): void {
     let sync = false;
     while (this.#queue.length > 0) {
-      const m = this.#queue.shift()!;
+      // The message leaves the queue only once it is in `#pending`: a fatal error in between
+      // still finds it (and REQueues it).
+      const m = this.#queue[0];
       if (this.#needsRotation()) {
         this.#updateFile();
         sync = true;
@@ -192,6 +203,7 @@ export class FileLogger {
       this.#write(m.body);
       this.#write(NEWLINE);
       this.#pending.push(m);
+      this.#queue.shift();
       if (this.#pending.length >= this.#o.maxInFlight) this.#sync();
     }
     if (sync || this.#stopping || this.#consumer.isStarved()) this.#sync();
@@ -340,6 +352,16 @@ export class FileLogger {
     }
   }
 
+  #mkdirFor(path: string): void {
+    try {
+      mkdirFor(path);
+    } catch (e) {
+      throw new FileLoggerFatal(
+        `${this.#tag} unable to create dir: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+  }
+
   /** Closes the current file and opens the next one (the first free `<REV>`). */
   #updateFile(): void {
     this.#close();
@@ -349,13 +371,13 @@ export class FileLogger {
     this.#filename = filename;
     this.#openTime = Date.now();
     const fullPath = joinPath(this.#o.workDir, filename);
-    mkdirFor(fullPath);
+    this.#mkdirFor(fullPath);
     const exclusive = this.#o.gzip || this.#o.rotateInterval > 0;
     for (;; this.#rev++) {
       const abs = fullPath.replaceAll("<REV>", revText(this.#rev));
       if (this.#o.workDir !== this.#o.outputDir) {
         const outName = this.#outputPathOf(abs);
-        mkdirFor(outName);
+        this.#mkdirFor(outName);
         if (exists(outName)) {
           this.#log.warn(`${this.#tag} output file already exists: ${outName}`);
           continue;
