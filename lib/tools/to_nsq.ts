@@ -11,7 +11,7 @@
  * @module
  */
 import { optionGroup, type OptionSpec } from "../internal/options.ts";
-import { Producer } from "../client/mod.ts";
+import { GoNsqLogger, Producer } from "../client/mod.ts";
 import { checkClientOpt, clientConfig, toolUserAgent } from "./client_opts.ts";
 import { errorText, goLog, sleep, type ToolIo, type ToolSpec } from "./tool.ts";
 
@@ -153,7 +153,10 @@ export class Throttle {
 }
 
 export async function runToNsq(o: ToNsqOptions, io: ToolIo): Promise<number> {
-  const config = clientConfig(o.producerOpts, { userAgent: toolUserAgent("to_nsq") });
+  const config = clientConfig(o.producerOpts, {
+    userAgent: toolUserAgent("to_nsq"),
+    logger: new GoNsqLogger("info", io.logLine),
+  });
   const producers = [...new Set(o.nsqdTcpAddresses)].map((a) => new Producer(a, config));
   const throttle = o.rate >= 1 ? new Throttle(o.rate) : null;
   if (throttle !== null) goLog(io, `Throttling messages rate to max:${o.rate}/second`);
