@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { Logger, type LogLevel } from "../internal/log.ts";
+import { Logger, type LogLevel, parseLogLevel } from "../internal/log.ts";
 import { optionGroup, type OptionSpec, osHostname } from "../internal/options.ts";
 import { Consumer, GoNsqLogger } from "../client/mod.ts";
 import { lookupdTopics } from "./cluster_info.ts";
@@ -17,7 +17,8 @@ import { computeFilenameFormat, FileLogger } from "./file_logger.ts";
 import { errorText, sleep, type ToolIo, type ToolSpec } from "./tool.ts";
 
 export interface NsqToFileOptions {
-  logLevel: LogLevel;
+  /** debug, info, warn, error or fatal (checked at start, as Go does). */
+  logLevel: string;
   logPrefix: string;
   channel: string;
   maxInFlight: number;
@@ -76,7 +77,7 @@ export const nsqToFileOptionTable: readonly OptionSpec<NsqToFileOptions>[] = opt
   {
     flag: "log-level",
     field: "logLevel",
-    kind: "logLevel",
+    kind: "string",
     help: "set log verbosity: debug, info, warn, error, or fatal",
   },
   { flag: "log-prefix", field: "logPrefix", kind: "string", help: "log message prefix" },
@@ -202,6 +203,11 @@ export const nsqToFileOptionTable: readonly OptionSpec<NsqToFileOptions>[] = opt
 ]);
 
 export function validateNsqToFile(o: NsqToFileOptions): string | undefined {
+  try {
+    parseLogLevel(o.logLevel);
+  } catch {
+    return "--log-level is invalid";
+  }
   if (o.channel === "") return "--channel is required";
   if (o.httpClientConnectTimeout <= 0) return "--http-client-connect-timeout should be positive";
   if (o.httpClientRequestTimeout <= 0) return "--http-client-request-timeout should be positive";
@@ -234,7 +240,7 @@ export function validateNsqToFile(o: NsqToFileOptions): string | undefined {
 }
 
 export async function runNsqToFile(o: NsqToFileOptions, io: ToolIo): Promise<number> {
-  const log = new Logger(o.logPrefix, o.logLevel, io.logLine);
+  const log = new Logger(o.logPrefix, parseLogLevel(o.logLevel) as LogLevel, io.logLine);
   const config = clientConfig(o.consumerOpts, {
     userAgent: toolUserAgent("nsq_to_file"),
     maxInFlight: o.maxInFlight,

@@ -189,6 +189,7 @@ Deno.test("tools: bad flags exit 2, start-up checks exit 1 with Go's messages", 
       ["--topic=t", "--channel=c", "--interval=0"],
       "--interval should be positive",
     ],
+    [nsqToFileTool as ToolSpec<unknown>, ["--log-level=loud"], "--log-level is invalid"],
     [
       nsqToFileTool as ToolSpec<unknown>,
       ["--topic=t"],
