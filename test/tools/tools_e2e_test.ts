@@ -386,8 +386,9 @@ Deno.test("nsq_to_nsq: the destination nsqd restarts mid-stream, nothing is lost
   }
 });
 
-Deno.test("SIGTERM mid-stream: nsq_to_file and nsq_to_http FIN only what they wrote/delivered", async () => {
+Deno.test("SIGTERM mid-stream: nsq_to_file, nsq_to_http, nsq_to_nsq FIN only what they wrote/delivered", async () => {
   await using nsqd = await startNsqd({ httpAddress: "127.0.0.1:0", logLevel: "warn" });
+  await using dest = await startNsqd({ httpAddress: "127.0.0.1:0", logLevel: "warn" });
   const topic = uniqueName("sigterm");
   const out = await Deno.makeTempDir({ prefix: "nsq_to_file_term_" });
   const delivered: string[] = [];
@@ -399,6 +400,8 @@ Deno.test("SIGTERM mid-stream: nsq_to_file and nsq_to_http FIN only what they wr
   try {
     await createChannel(nsqd, topic, "nsq_to_file");
     await createChannel(nsqd, topic, "nsq_to_http");
+    await createChannel(nsqd, topic, "nsq_to_nsq");
+    await createChannel(dest, topic, "sink");
     const bodies = Array.from({ length: 2000 }, (_, i) => `s${i}`);
     const producer = new Producer(nsqd.tcpAddress);
     await producer.multiPublish(topic, bodies);
@@ -419,18 +422,32 @@ Deno.test("SIGTERM mid-stream: nsq_to_file and nsq_to_http FIN only what they wr
       "--max-in-flight=2",
       "--status-every=0",
     ]);
+    await using toNsq = new ToolProc("nsq_to_nsq", [
+      `--topic=${topic}`,
+      `--nsqd-tcp-address=${nsqd.tcpAddress}`,
+      `--destination-nsqd-tcp-address=${dest.tcpAddress}`,
+      "--max-in-flight=1",
+      "--status-every=0",
+    ]);
     const fileLines = async () => {
       const files = await readDirFiles(out);
       if (files.length === 0) return [];
       return (await Deno.readTextFile(`${out}/${files[0]}`)).split("\n").filter((l) => l !== "");
     };
-    await waitFor(async () => (await fileLines()).length >= 50 && delivered.length >= 50, {
+    await waitFor(async () =>
+      (await fileLines()).length >= 50 && delivered.length >= 50 &&
+      await channelDepth(dest, topic, "sink") >= 50, {
       timeoutMs: 20_000,
       message: "streams under way",
     });
-    const [fileCode, httpCode] = await Promise.all([toFile.stop(), toHttp.stop()]);
+    const [fileCode, httpCode, nsqCode] = await Promise.all([
+      toFile.stop(),
+      toHttp.stop(),
+      toNsq.stop(),
+    ]);
     assert.equal(fileCode, 0, toFile.stderr);
     assert.equal(httpCode, 0, toHttp.stderr);
+    assert.equal(nsqCode, 0, toNsq.stderr);
     const written = await fileLines();
     assert.ok(written.length < 2000, "stopped mid-stream");
     const httpGot = delivered.map((d) => d);
@@ -441,6 +458,15 @@ Deno.test("SIGTERM mid-stream: nsq_to_file and nsq_to_http FIN only what they wr
     assert.deepEqual([...written, ...leftFile].sort(), [...bodies].sort());
     assert.equal(new Set([...httpGot, ...leftHttp]).size, 2000);
     assert.equal(httpGot.length + leftHttp.length, 2000);
+    const relayed = await drain(
+      dest.tcpAddress,
+      topic,
+      "sink",
+      await channelDepth(dest, topic, "sink"),
+    );
+    assert.ok(relayed.length < 2000, "stopped mid-stream");
+    const leftNsq = await drain(nsqd.tcpAddress, topic, "nsq_to_nsq", 2000 - relayed.length);
+    assert.deepEqual([...relayed, ...leftNsq].sort(), [...bodies].sort());
   } finally {
     await server.shutdown();
     await Deno.remove(out, { recursive: true });
