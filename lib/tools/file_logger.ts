@@ -224,6 +224,7 @@ export class FileLogger {
   /** SIGHUP: sync and close the current file (a new one opens with the next message). */
   hup(): void {
     this.#guard(() => {
+      this.#log.info(`${this.#tag} SIGHUP: closing the current file`);
       this.#sync();
       this.#close();
     });

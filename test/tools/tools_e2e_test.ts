@@ -365,7 +365,10 @@ Deno.test("nsq_to_nsq: the destination nsqd restarts mid-stream, nothing is lost
     await dst.close(false); // keeps the data dir: the channel and its 200 messages persist
     await producer.multiPublish(topic, bodies.slice(200));
     // While the destination is down, PUBs fail and the messages are REQueued at the source.
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => relay.stderr.includes("publish failed, requeueing"), {
+      timeoutMs: 10_000,
+      message: "PUBs failing while the destination is down",
+    });
     dst = await startNsqd(
       { tcpAddress: dstTcp, httpAddress: "127.0.0.1:0", logLevel: "warn" },
       dataDir,
@@ -469,6 +472,44 @@ Deno.test("SIGTERM mid-stream: nsq_to_file, nsq_to_http, nsq_to_nsq FIN only wha
     assert.deepEqual([...relayed, ...leftNsq].sort(), [...bodies].sort());
   } finally {
     await server.shutdown();
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("nsq_to_file: SIGHUP closes the file (logrotate moves it away, the next message opens a new one)", async () => {
+  await using nsqd = await startNsqd({ logLevel: "warn" });
+  const topic = uniqueName("hup");
+  const out = await Deno.makeTempDir({ prefix: "nsq_to_file_hup_" });
+  try {
+    await using toFile = new ToolProc("nsq_to_file", [
+      `--topic=${topic}`,
+      `--nsqd-tcp-address=${nsqd.tcpAddress}`,
+      `--output-dir=${out}`,
+      "--filename-format=<TOPIC>.log",
+      "--sync-interval=100ms",
+    ]);
+    const producer = new Producer(nsqd.tcpAddress);
+    const path = `${out}/${topic}.log`;
+    const text = () => Deno.readTextFile(path).catch(() => "");
+    await producer.publish(topic, "before");
+    await waitFor(async () => await text() === "before\n", {
+      timeoutMs: 20_000,
+      message: "first line",
+    });
+    await Deno.rename(path, `${path}.1`);
+    toFile.kill("SIGHUP");
+    await waitFor(() => toFile.stderr.includes("SIGHUP: closing the current file"), {
+      message: "SIGHUP handled",
+    });
+    await producer.publish(topic, "after");
+    await producer.stop();
+    await waitFor(async () => await text() === "after\n", {
+      timeoutMs: 10_000,
+      message: "new file",
+    });
+    assert.equal(await toFile.stop(), 0, toFile.stderr);
+    assert.equal(await Deno.readTextFile(`${path}.1`), "before\n");
+  } finally {
     await Deno.remove(out, { recursive: true });
   }
 });
