@@ -197,9 +197,17 @@ export function jsonFilter(
       for (const key of [...whitelist].sort()) {
         if (Object.hasOwn(js, key)) out[key] = js[key];
       }
-      return new TextEncoder().encode(JSON.stringify(out));
+      return new TextEncoder().encode(goJson(out));
     },
   };
+}
+
+/** JSON.stringify with Go's encoding/json HTML-safe escapes (`<`, `>`, `&`, U+2028, U+2029). */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 export async function runNsqToNsq(o: NsqToNsqOptions, io: ToolIo): Promise<number> {

@@ -10,7 +10,7 @@ import { strftime } from "../../lib/tools/strftime.ts";
 import { computeFilenameFormat } from "../../lib/tools/file_logger.ts";
 import { HostPool, TimerMetrics } from "../../lib/tools/host_pool.ts";
 import { parseCustomHeaders, queryEscape } from "../../lib/tools/nsq_to_http.ts";
-import { jsonFilter } from "../../lib/tools/nsq_to_nsq.ts";
+import { goJson, jsonFilter } from "../../lib/tools/nsq_to_nsq.ts";
 import { splitStream, Throttle } from "../../lib/tools/to_nsq.ts";
 import { nsqTailTool } from "../../lib/tools/nsq_tail.ts";
 import { toNsqTool } from "../../lib/tools/to_nsq.ts";
@@ -120,6 +120,10 @@ Deno.test("nsq_to_nsq: JSON require/whitelist filter", () => {
     '{"a":1,"b":2.5}',
   );
   assert.equal(num.filter({ a: 1 }, raw), raw);
+  assert.equal(
+    goJson({ h: "<a href='x'>&\u2028" }),
+    '{"h":"\\u003ca href=\'x\'\\u003e\\u0026\\u2028"}',
+  );
 });
 
 Deno.test("to_nsq: stdin split on one byte across chunk boundaries", async () => {
