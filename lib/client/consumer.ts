@@ -2,7 +2,7 @@
  * Consumer: subscribes to a topic/channel on a set of nsqd, given directly or discovered
  * through nsqlookupd, and runs handlers on the messages (go-nsq's consumer.go).
  *
- * Flow control, as go-nsq:
+ * Flow control, as go-nsq (docs/client.md#flow-control-max_in_flight-and-rdy):
  * - `maxInFlight` is split across connections: each gets `max(1, maxInFlight / connections)`
  *   (capped by nsqd's `max_rdy_count`, and so that the sum of RDY never exceeds `maxInFlight`),
  *   recomputed whenever a connection comes or goes. When there are more connections than
@@ -10,7 +10,8 @@
  *   from connections idle for `lowRdyIdleTimeout` (or holding RDY for `lowRdyTimeout`) and gives
  *   RDY 1 to randomly chosen connections.
  * - RDY is a standing window in nsqd ≥ 0.3; it is also re-sent as it drains (when at most 1 or
- *   under 25% of it remains since the last RDY), as go-nsq 1.0 did for older nsqd.
+ *   under 25% of it remains since the last RDY), as go-nsq 1.0 did for older nsqd, except while
+ *   backing off.
  * - Backoff: a REQ with backoff (a handler that throws or rejects) raises the backoff level, a
  *   FIN lowers it. At level n > 0 every connection gets RDY 0 for
  *   `min(backoffMultiplier * 2^n, maxBackoffDuration)` (or a random part of it with
