@@ -117,8 +117,8 @@ export async function runNsqTail(o: NsqTailOptions, io: ToolIo): Promise<number>
     const prefix = o.printTopic ? utf8(`${topic} | `) : new Uint8Array(0);
     let shown = 0;
     consumer.addHandler((m: Message) => {
-      if (o.n > 0 && shown >= o.n) {
-        // Already done: hand it back rather than print more than asked.
+      if (done.signal.aborted || (o.n > 0 && shown >= o.n)) {
+        // Already done (this topic or another reached -n): hand it back rather than print more.
         m.disableAutoResponse();
         m.requeue(0, false);
         return;
