@@ -730,12 +730,18 @@ export class DiskQueue implements BackendQueue {
     const tmp = `${this.#metaPath}.${Math.floor(Math.random() * Number.MAX_SAFE_INTEGER)}.tmp`;
     const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
     try {
-      await writeAll(f, encoder.encode(text));
-      await f.sync();
-    } finally {
-      f.close();
+      try {
+        await writeAll(f, encoder.encode(text));
+        await f.sync();
+      } finally {
+        f.close();
+      }
+      await Deno.rename(tmp, this.#metaPath);
+    } catch (err) {
+      // A full disk: the old metadata stands; remove the temp file (go-diskqueue leaves it).
+      await Deno.remove(tmp).catch(() => {});
+      throw err;
     }
-    await Deno.rename(tmp, this.#metaPath);
   }
 
   /** Deletes read files the reader has passed; schedules a sync (go-diskqueue's moveForward). */
