@@ -27,7 +27,10 @@
  * next file (writing too, when it was the write file), as go-diskqueue's handleReadError.
  *
  * Startup. Metadata is loaded (missing = fresh). A write file longer than `writePos` (an unsynced
- * tail) makes writing start at the next file while the reader salvages the old one up to its size.
+ * tail) makes writing start at the next file while the reader salvages the old one up to its size;
+ * so does one shorter than `writePos` (data lost to a power cut, or a cut file), which
+ * go-diskqueue does not check. A torn last record is then a short record at the end of a completed
+ * file: logged, the file renamed `.bad`, every record before it delivered.
  * A depth that disagrees with the data is logged and corrected when the reader reaches the tail
  * (go-diskqueue's checkTailCorruption).
  *
@@ -386,6 +389,18 @@ export class DiskQueue implements BackendQueue {
     if (this.#writePos < size) {
       this.#logger.warn(
         `DISKQUEUE(${this.name}) ${fn} metadata writePos ${this.#writePos} < file size of ${size}, skipping to new file`,
+      );
+      this.#writeFileNum++;
+      this.#writePos = 0;
+    } else if (this.#writePos > Math.max(size, 0)) {
+      // Not in go-diskqueue, which would write on at writePos past the end, leaving a hole the
+      // reader later takes for corruption (losing what was written after it). The data never
+      // reached the disk (power loss) or the file was cut: read what is there as a completed
+      // file (a torn last record is reported and skipped) and write from a new file.
+      this.#logger.error(
+        `DISKQUEUE(${this.name}) ${fn} metadata writePos ${this.#writePos} > file size of ${
+          Math.max(size, 0)
+        }, data lost or cut short, skipping to new file`,
       );
       this.#writeFileNum++;
       this.#writePos = 0;
