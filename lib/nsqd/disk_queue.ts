@@ -392,11 +392,15 @@ export class DiskQueue implements BackendQueue {
       );
       this.#writeFileNum++;
       this.#writePos = 0;
-    } else if (this.#writePos > Math.max(size, 0)) {
+    } else if (
+      this.#writePos > Math.max(size, 0) &&
+      (this.#readFileNum < this.#writeFileNum || this.#readPos < this.#writePos)
+    ) {
       // Not in go-diskqueue, which would write on at writePos past the end, leaving a hole the
       // reader later takes for corruption (losing what was written after it). The data never
-      // reached the disk (power loss) or the file was cut: read what is there as a completed
-      // file (a torn last record is reported and skipped) and write from a new file.
+      // reached the disk (power loss) or the file was cut, and unread records were in it: read
+      // what is there as a completed file (a torn last record is reported and skipped) and write
+      // from a new file. (With everything read, the reader starts past the hole: nothing to do.)
       this.#logger.error(
         `DISKQUEUE(${this.name}) ${fn} metadata writePos ${this.#writePos} > file size of ${
           Math.max(size, 0)
