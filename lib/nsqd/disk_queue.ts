@@ -375,24 +375,8 @@ export class DiskQueue implements BackendQueue {
 
     // If the metadata was not synced at the last shutdown, the write file may be longer than
     // writePos: write from a new file and let the reader salvage what it can from this one.
-    const fn = this.#fileName(this.#writeFileNum);
-    let size = -1;
-    try {
-      size = Deno.statSync(fn).size;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) {
-        this.#logger.error(
-          `DISKQUEUE(${this.name}) failed to stat ${fn} - ${errorOf(err).message}`,
-        );
-      }
-    }
-    if (this.#writePos < size) {
-      this.#logger.warn(
-        `DISKQUEUE(${this.name}) ${fn} metadata writePos ${this.#writePos} < file size of ${size}, skipping to new file`,
-      );
-      this.#writeFileNum++;
-      this.#writePos = 0;
-    } else if (
+    let size = this.#statSize(this.#writeFileNum);
+    if (
       this.#writePos > Math.max(size, 0) &&
       (this.#readFileNum < this.#writeFileNum || this.#readPos < this.#writePos)
     ) {
@@ -402,12 +386,29 @@ export class DiskQueue implements BackendQueue {
       // what is there as a completed file (a torn last record is reported and skipped) and write
       // from a new file. (With everything read, the reader starts past the hole: nothing to do.)
       this.#logger.error(
-        `DISKQUEUE(${this.name}) ${fn} metadata writePos ${this.#writePos} > file size of ${
+        `DISKQUEUE(${this.name}) ${
+          this.#fileName(this.#writeFileNum)
+        } metadata writePos ${this.#writePos} > file size of ${
           Math.max(size, 0)
         }, data lost or cut short, skipping to new file`,
       );
       this.#writeFileNum++;
       this.#writePos = 0;
+      size = this.#statSize(this.#writeFileNum);
+    }
+    // A loop, unlike go-diskqueue's single check: when the metadata is older than one file (never
+    // synced at all: a queue killed within --sync-timeout of its first write, or killed again
+    // before the first sync after a restart that skipped to a new file), the next files hold
+    // data too. go-diskqueue then writes over them from their start, losing what they held.
+    while (this.#writePos < size) {
+      this.#logger.warn(
+        `DISKQUEUE(${this.name}) ${
+          this.#fileName(this.#writeFileNum)
+        } metadata writePos ${this.#writePos} < file size of ${size}, skipping to new file`,
+      );
+      this.#writeFileNum++;
+      this.#writePos = 0;
+      size = this.#statSize(this.#writeFileNum);
     }
 
     const r = this.#readFileNum, rp = this.#readPos;
@@ -446,6 +447,21 @@ export class DiskQueue implements BackendQueue {
       this.#logger.error(
         `DISKQUEUE(${this.name}) depth ${this.#depth} but unread data remains (${r},${rp} < ${w},${wp}), metadata corruption, the depth is reset when the reader reaches the end...`,
       );
+    }
+  }
+
+  /** The size of data file `fileNum`, -1 when it does not exist (or cannot be stat'ed). */
+  #statSize(fileNum: number): number {
+    const fn = this.#fileName(fileNum);
+    try {
+      return Deno.statSync(fn).size;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        this.#logger.error(
+          `DISKQUEUE(${this.name}) failed to stat ${fn} - ${errorOf(err).message}`,
+        );
+      }
+      return -1;
     }
   }
 
