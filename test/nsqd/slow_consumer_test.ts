@@ -138,10 +138,12 @@ Deno.test({
       assert.equal((await clientsOf(p, topic)).length, 3, "the stuck ones are still connected");
       const ch = (await channelJson(p, topic)).channels[0];
 
-      // Memory: the two hold at most what filled their socket buffers, not their RDY window.
+      // Memory: the two hold at most what filled their socket buffers (~60 messages each here),
+      // not their RDY window (5000 between them; 1000+ if nsqd kept feeding them). RSS is a
+      // sanity bound only: 100 MiB passed through, and GC timing varies on a busy machine.
       assert.ok(held < 200, `stuck/slow consumers hold ${held} messages in flight`);
       assert.ok(held > 0, "the stuck consumers got messages");
-      assert.ok(peak - baseRss < 80, `RSS ${baseRss.toFixed(0)} → peak ${peak.toFixed(0)} MB`);
+      assert.ok(peak - baseRss < 120, `RSS ${baseRss.toFixed(0)} → peak ${peak.toFixed(0)} MB`);
       // What they held went to the healthy consumer after --msg-timeout.
       assert.ok(ch.timeout_count > 0, JSON.stringify(ch));
       const sorted = [...good.got.entries()].filter(([k]) => k.startsWith("b"))
