@@ -1,8 +1,8 @@
 /**
- * Shared HTTP pieces for nsqd and nsqlookupd (spec §3.1): NSQ's "V1" response format on Hono,
- * an httprouter-like fallback (404 `NOT_FOUND`, 405 `METHOD_NOT_ALLOWED` + `Allow`, trailing-slash
- * and case-fix redirects, automatic `OPTIONS`), strict query parsing like Go's `url.ParseQuery`,
- * and {@linkcode serveHttp} to run a handler on `"host:port"` with `Deno.serve`.
+ * Shared HTTP pieces for nsqd and nsqlookupd (docs/nsqd.md#http-api): NSQ's "V1" response format on
+ * Hono, an httprouter-like fallback (404 `NOT_FOUND`, 405 `METHOD_NOT_ALLOWED` + `Allow`,
+ * trailing-slash and case-fix redirects, automatic `OPTIONS`), strict query parsing like Go's
+ * `url.ParseQuery`, and {@linkcode serveHttp} to run a handler on `"host:port"` with `Deno.serve`.
  *
  * ```ts
  * const api = new V1App({ logger });

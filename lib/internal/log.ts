@@ -3,7 +3,7 @@
  *
  * Lines look like Go's `log` package with `Ldate|Ltime|Lmicroseconds` plus NSQ's level tag:
  * `[nsqd] 2026/11/21 12:00:00.000000 INFO: TCP: listening on 127.0.0.1:4150`.
- * `console` is used only here (and in main.ts), per CONVENTIONS.md.
+ * `console` is used only here (and in main.ts), per docs/architecture.md#conventions.
  */
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal";

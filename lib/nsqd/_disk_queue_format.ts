@@ -1,5 +1,6 @@
 /**
- * go-diskqueue v1.1.0's on-disk names and metadata text (spec §4.3). Private to lib/nsqd.
+ * go-diskqueue v1.1.0's on-disk names and metadata text (docs/nsqd.md#disk-queue). Private to
+ * lib/nsqd.
  *
  * - data segments: `<dataPath>/<name>.diskqueue.<%06d>.dat`, records `[int32 BE length][payload]`
  * - metadata: `<dataPath>/<name>.diskqueue.meta.dat`, text `"%d\n%d,%d\n%d,%d\n"` =

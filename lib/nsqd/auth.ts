@@ -1,5 +1,5 @@
 /**
- * Client for nsqd's external auth servers (`--auth-http-address`, spec §4.11; nsq's
+ * Client for nsqd's external auth servers (`--auth-http-address`, docs/nsqd.md#auth; nsq's
  * internal/auth/authorizations.go).
  *
  * On AUTH, nsqd asks an auth server what the connection's secret grants:

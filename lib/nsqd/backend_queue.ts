@@ -1,8 +1,9 @@
 /**
- * The queue behind a topic's or channel's memory queue: go-diskqueue's role (spec §4.2, §4.3).
+ * The queue behind a topic's or channel's memory queue: go-diskqueue's role
+ * (docs/nsqd.md#memory-and-disk-queues).
  *
- * Records are serialized messages (spec §1.4). The interface is synchronous where the event-loop
- * design needs it to be (put, read), with promises only for I/O completion:
+ * Records are serialized messages (lib/protocol/message.ts). The interface is synchronous where the
+ * event-loop design needs it to be (put, read), with promises only for I/O completion:
  *
  * - `put` copies the record into a write buffer and returns; a single outstanding write drains it.
  *   Callers that must not acknowledge before the OS has the bytes await `flushed()`.

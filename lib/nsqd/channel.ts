@@ -1,11 +1,12 @@
 /**
- * A channel: one consumer group's copy of a topic's messages (spec §4.1, §4.2, §4.4, §1.7).
+ * A channel: one consumer group's copy of a topic's messages (docs/nsqd.md#fan-out,
+ * #in-flight-and-deferred).
  *
- * Delivery is a synchronous push (DESIGN.md principle 1): `receive` (from the topic's fan-out)
- * hands the message straight to the next ready client, else stores it in the memory FIFO (bounded
- * by --mem-queue-size) or, past that, the backend queue. When a client becomes ready again
- * (`clientReady`), `drain` moves stored messages to ready clients in bounded batches, yielding to
- * the event loop between batches so one busy channel cannot starve others.
+ * Delivery is a synchronous push (docs/architecture.md#delivery-is-a-synchronous-push): `receive`
+ * (from the topic's fan-out) hands the message straight to the next ready client, else stores it in
+ * the memory FIFO (bounded by --mem-queue-size) or, past that, the backend queue. When a client
+ * becomes ready again (`clientReady`), `drain` moves stored messages to ready clients in bounded
+ * batches, yielding to the event loop between batches so one busy channel cannot starve others.
  *
  * Ready clients are kept in a list consumed round-robin; a client that turns out not ready is
  * dropped lazily and re-added by the transition that makes it ready (RDY, FIN/REQ/timeout at the

@@ -1,6 +1,7 @@
 /**
  * The disk queue behind every non-ephemeral topic and channel: go-diskqueue v1.1.0's files, bytes and
- * metadata (spec §4.3), reshaped as a buffered log for one event loop (DESIGN.md principle 6).
+ * metadata (docs/nsqd.md#disk-queue), reshaped as a buffered log for one event loop
+ * (docs/architecture.md#the-disk-queue-is-a-buffered-log).
  *
  * Write side. `put` validates the size and appends `[int32 BE length][payload]` to an in-memory
  * write buffer. One io loop at a time drains that buffer: it takes the whole buffer as a batch,

@@ -1,7 +1,8 @@
 /**
  * nsqd's optional capabilities, installed at start: TLS (in-band upgrade after IDENTIFY, and the
  * HTTPS listener's certificate), snappy and deflate compression, and authorization through an
- * auth server (spec §1.5, §4.11, §4.12). The protocol code only sees the `NsqdFeatures` hooks.
+ * auth server (docs/nsqd.md#identify-and-upgrades, #auth, #tls). The protocol code only sees the
+ * `NsqdFeatures` hooks.
  */
 import { FRAME_OK } from "./client_v2.ts";
 import type { ClientV2 } from "./client_v2.ts";
@@ -57,7 +58,10 @@ async function switchTo(c: ClientV2, t: Transport): Promise<void> {
   await c.writer.idle();
 }
 
-/** TLS first, then snappy or deflate on top of it, each confirmed by its own OK (spec §1.5). */
+/**
+ * TLS first, then snappy or deflate on top of it, each confirmed by its own OK
+ * (docs/nsqd.md#identify-and-upgrades).
+ */
 async function upgrade(
   c: ClientV2,
   req: UpgradeRequest,

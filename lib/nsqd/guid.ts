@@ -1,5 +1,6 @@
 /**
- * Message ids (spec §4.6): a snowflake-like 64-bit GUID per topic, rendered as 16 hex chars.
+ * Message ids (docs/nsqd.md#message-ids): a snowflake-like 64-bit GUID per topic, rendered as 16
+ * hex chars.
  *
  * `id = ((ts − EPOCH) << 22) | (nodeId << 12) | sequence`, where `ts` is wall-clock ns >> 20
  * (≈1.05 ms ticks) and `sequence` counts 0..4095 within a tick.

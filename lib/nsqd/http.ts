@@ -1,6 +1,6 @@
 /**
- * nsqd's HTTP and HTTPS API (spec §3; nsq's `nsqd/http.go`): a thin Hono adapter over the core.
- * Handlers parse the query string (never the body) and answer in the V1 format of
+ * nsqd's HTTP and HTTPS API (docs/nsqd.md#http-api; nsq's `nsqd/http.go`): a thin Hono adapter over
+ * the core. Handlers parse the query string (never the body) and answer in the V1 format of
  * lib/http/v1.ts; httprouter's 404 / 405 / redirects come from there too.
  *
  * Publishing (`POST /pub`, `POST /mpub`) answers `OK` only once the messages are in the topic
@@ -72,7 +72,7 @@ export interface NsqdHttpPorts {
 /**
  * Serves nsqd's API on `--http-address` (unless empty) and, when `opts.tls` is given and
  * `--https-address` is non-empty, on `--https-address` over TLS. With `--tls-required=true`
- * the plain listener answers every request 403 `TLS_REQUIRED` (spec §3.1). Both listeners
+ * the plain listener answers every request 403 `TLS_REQUIRED` (docs/nsqd.md#tls). Both listeners
  * close when `nsqd.signal` aborts. Throws when an address cannot be bound.
  */
 export async function startNsqdHttp(

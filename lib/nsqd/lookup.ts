@@ -1,7 +1,7 @@
 /**
- * nsqd's side of discovery (spec §4.10; nsq's `nsqd/lookup.go`): one {@linkcode LookupPeer} per
- * `--lookupd-tcp-address`, registrations broadcast to all of them, a PING every 15 s, and the
- * `/channels` query nsqd makes when it creates a topic at runtime.
+ * nsqd's side of discovery (docs/nsqd.md#lookup-loop; nsq's `nsqd/lookup.go`): one
+ * {@linkcode LookupPeer} per `--lookupd-tcp-address`, registrations broadcast to all of them, a
+ * PING every 15 s, and the `/channels` query nsqd makes when it creates a topic at runtime.
  *
  * Everything the nsqd core calls is synchronous and never throws: commands are queued per peer
  * and sent by that peer's drain task, so a slow or dead lookupd never blocks nsqd (nor the other
@@ -15,6 +15,7 @@
 import type { Logger } from "../internal/log.ts";
 import { TaskGroup } from "../internal/task_group.ts";
 import { joinHostPort } from "../internal/net_addr.ts";
+import type { LookupdIdentify } from "../protocol/identify.ts";
 import { LookupPeer } from "./lookup_peer.ts";
 
 /** One thing nsqd has registered: a topic without channels, or one channel of a topic. */
@@ -217,13 +218,14 @@ export class LookupClient {
   /** IDENTIFY body; keys in alphabetical order like Go's map encoding. */
   #identifyBody(): string {
     const o = this.#opts;
-    return JSON.stringify({
+    const body: LookupdIdentify = {
       broadcast_address: o.broadcastAddress,
       hostname: o.hostname,
       http_port: o.httpPort,
       tcp_port: o.tcpPort,
       version: o.version,
-    });
+    };
+    return JSON.stringify(body);
   }
 
   /** One PING per peer every pingInterval while there are peers (it also detects dead ones). */

@@ -1,5 +1,5 @@
 /**
- * One nsqd → nsqlookupd connection (spec §4.10; nsq's `nsqd/lookup_peer.go`).
+ * One nsqd → nsqlookupd connection (docs/nsqd.md#lookup-loop; nsq's `nsqd/lookup_peer.go`).
  *
  * A peer connects lazily: the first queued command (or `connect()`) dials with a 1 s timeout,
  * sends the magic `"  V1"` and IDENTIFY, and on success replaces its queue with the current

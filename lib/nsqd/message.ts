@@ -13,13 +13,6 @@ import {
   writeMessageHeader,
 } from "../protocol/message.ts";
 
-export {
-  latin1,
-  MIN_VALID_MSG_LENGTH,
-  MSG_HEADER_LENGTH,
-  MSG_ID_LENGTH,
-} from "../protocol/message.ts";
-
 const TWO_32 = 4294967296;
 
 export class Message implements WireMessage {

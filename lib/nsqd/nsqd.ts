@@ -1,12 +1,12 @@
 /**
  * The nsqd daemon: topics, clients, the TCP listener, the timeout scan loop, metadata, the data
- * path lock and the ordered graceful exit (spec §4, DESIGN.md).
+ * path lock and the ordered graceful exit (docs/nsqd.md#graceful-exit, docs/architecture.md).
  *
  * Lifecycle (like `Deno.serve`): the constructor does no I/O; `start()` locks the data path,
  * loads nsqd.dat, binds listeners (port 0 allowed) and starts the loops; `close()` stops in NSQ's
- * order (§4.18): stop accepting → close clients → persist metadata → every topic and channel
- * writes memory, in-flight and deferred messages to disk and closes its files → loops end →
- * data-path lock released.
+ * order (docs/nsqd.md#graceful-exit): stop accepting → close clients → persist metadata → every
+ * topic and channel writes memory, in-flight and deferred messages to disk and closes its files →
+ * loops end → data-path lock released.
  */
 import { monoNow } from "../internal/clock.ts";
 import { Logger } from "../internal/log.ts";
@@ -19,7 +19,8 @@ import { type BackendQueue, DroppingBackendQueue } from "./backend_queue.ts";
 import type { Channel } from "./channel.ts";
 import { ClientV2 } from "./client_v2.ts";
 import { DiskQueue } from "./disk_queue.ts";
-import { type Message, MIN_VALID_MSG_LENGTH } from "./message.ts";
+import { MIN_VALID_MSG_LENGTH } from "../protocol/message.ts";
+import type { Message } from "./message.ts";
 import type { NsqdOptions } from "./options.ts";
 import { serveV2 } from "./protocol_v2.ts";
 import { Topic } from "./topic.ts";
@@ -509,8 +510,9 @@ export class Nsqd implements Daemon {
 
   /**
    * Gets or creates a topic. A topic created at run time while lookupds are configured is not
-   * started until the channels lookupd knows for it exist (spec §4.1); until then its messages
-   * wait in the topic's own queue, so none is lost to a channel created a moment later.
+   * started until the channels lookupd knows for it exist (docs/nsqd.md#lookup-loop); until then
+   * its messages wait in the topic's own queue, so none is lost to a channel created a moment
+   * later.
    */
   getTopic(name: string): Topic {
     let t = this.topics.get(name);

@@ -1,13 +1,15 @@
 /**
- * Protocol V2 (spec §1): the read loop of one client connection and every command.
+ * Protocol V2 (https://nsq.io/clients/tcp_protocol_spec.html; nsq's nsqd/protocol_v2.go): the read
+ * loop of one client connection and every command.
  *
  * The loop reads into one reusable buffer and executes every complete command in it
- * synchronously (DESIGN.md principle 3). A command needing bytes not yet read returns NEED_MORE
- * (the loop keeps the partial command and reads again, growing the buffer for large bodies);
- * validation that does not need the body (state, params, topic name, sizes) happens as soon as
- * its bytes are there, so errors are answered without waiting for a body that may never come.
- * The few commands that must wait for I/O (AUTH, IDENTIFY with an upgrade, SUB on a topic whose
- * files are still being deleted) return a promise the loop awaits before the next command.
+ * synchronously (docs/architecture.md#one-reader-and-one-writer-per-connection). A command needing
+ * bytes not yet read returns NEED_MORE (the loop keeps the partial command and reads again, growing
+ * the buffer for large bodies); validation that does not need the body (state, params, topic name,
+ * sizes) happens as soon as its bytes are there, so errors are answered without waiting for a body
+ * that may never come. The few commands that must wait for I/O (AUTH, IDENTIFY with an upgrade, SUB
+ * on a topic whose files are still being deleted) return a promise the loop awaits before the next
+ * command.
  *
  * After each batch: if the batch wrote to a disk queue, the loop awaits those writes before
  * sending its responses (an `OK` means the message reached the OS, as with go-diskqueue, and a
@@ -15,6 +17,12 @@
  * write.
  */
 import { monoNow } from "../internal/clock.ts";
+import { ClientError, type ErrorCode, FatalClientError } from "../protocol/errors.ts";
+import {
+  decodeIdentify,
+  type IdentifyRequest,
+  type IdentifyResponse,
+} from "../protocol/identify.ts";
 import { goQuote, isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { NSQ_VERSION } from "../version.ts";
 import {
@@ -25,7 +33,8 @@ import {
   STATE_INIT,
   STATE_SUBSCRIBED,
 } from "./client_v2.ts";
-import { latin1, type Message, MSG_ID_LENGTH } from "./message.ts";
+import { latin1, MSG_ID_LENGTH } from "../protocol/message.ts";
+import type { Message } from "./message.ts";
 import type { Nsqd } from "./nsqd.ts";
 import { TLS_NOT_REQUIRED } from "./options.ts";
 
@@ -39,11 +48,6 @@ const NEED_MORE = -2;
 const CLOSE = -1;
 
 type Result = number | Promise<number>;
-
-/** A fatal protocol error: the error frame is sent, then the connection closes. */
-class FatalError {
-  constructor(readonly text: string) {}
-}
 
 const ASCII_DIGITS_ONLY = /^[0-9]*$/;
 
@@ -76,7 +80,7 @@ class ProtocolV2 {
   /** A response or error was queued in this batch: flush at the end of it. */
   #respond = false;
   /** The publish command of this batch, for the error code if its disk write fails. */
-  #lastPub = "PUB";
+  #lastPub: "PUB" | "MPUB" | "DPUB" = "PUB";
   /** Set by IDENTIFY when the transport is upgraded: stop parsing this buffer. */
   #upgraded = false;
   /** The peer closed its side: a command still waiting for bytes fails with NSQ's read error. */
@@ -114,8 +118,10 @@ class ProtocolV2 {
           await this.nsqd.flushDirty();
         } catch (err) {
           client.writer.discard();
+          const cmd = this.#lastPub;
           client.sendError(
-            `E_${this.#lastPub}_FAILED ${this.#lastPub} failed ${(err as Error).message}`,
+            new FatalClientError(`E_${cmd}_FAILED`, `${cmd} failed ${(err as Error).message}`)
+              .message,
           );
           return await this.#closeAfterFlush();
         }
@@ -211,11 +217,11 @@ class ProtocolV2 {
     }
   }
 
-  /** Turns a thrown FatalError into the error frame; anything else is a bug: log and close. */
+  /** Turns a thrown FatalClientError into the error frame; anything else is a bug: log and close. */
   #onError(err: unknown): number {
-    if (err instanceof FatalError) {
-      this.nsqd.logger.error(`[${this.client.remoteAddress}] - ${err.text}`);
-      this.client.sendError(err.text);
+    if (err instanceof FatalClientError) {
+      this.nsqd.logger.error(`[${this.client.remoteAddress}] - ${err.message}`);
+      this.client.sendError(err.message);
     } else {
       this.nsqd.logger.error(
         `[${this.client.remoteAddress}] - internal error - ${(err as Error)?.stack ?? err}`,
@@ -225,9 +231,9 @@ class ProtocolV2 {
   }
 
   /** A non-fatal error (E_FIN_FAILED, E_REQ_FAILED, E_TOUCH_FAILED): the connection stays. */
-  #nonFatal(text: string): void {
-    this.nsqd.logger.error(`[${this.client.remoteAddress}] - ${text}`);
-    this.client.sendError(text);
+  #nonFatal(err: ClientError): void {
+    this.nsqd.logger.error(`[${this.client.remoteAddress}] - ${err.message}`);
+    this.client.sendError(err.message);
     this.#respond = true;
   }
 
@@ -269,13 +275,13 @@ class ProtocolV2 {
       case "IDENTIFY":
         return this.#identify(body, end);
       default:
-        throw new FatalError(`E_INVALID invalid command ${cmd}`);
+        throw new FatalClientError("E_INVALID", `invalid command ${cmd}`);
     }
   }
 
   #enforceTls(cmd: string): void {
     if (this.nsqd.opts.tlsRequired !== TLS_NOT_REQUIRED && this.client.tls === null) {
-      throw new FatalError(`E_INVALID cannot ${cmd} in current state (TLS required)`);
+      throw new FatalClientError("E_INVALID", `cannot ${cmd} in current state (TLS required)`);
     }
   }
 
@@ -287,10 +293,10 @@ class ProtocolV2 {
 
   /**
    * Records that the pending command needs `n` bytes from `body` (so the buffer can grow);
-   * at end of stream the command fails with `eofError`, NSQ's text for that read.
+   * at end of stream the command fails with `eofCode eofDesc`, NSQ's text for that read.
    */
-  #needMore(body: number, n: number, eofError: string): number {
-    if (this.#eof) throw new FatalError(eofError);
+  #needMore(body: number, n: number, eofCode: ErrorCode, eofDesc: string): number {
+    if (this.#eof) throw new FatalClientError(eofCode, eofDesc);
     this.#need = body - this.#cmdStart + n;
     return NEED_MORE;
   }
@@ -299,23 +305,29 @@ class ProtocolV2 {
 
   #identify(body: number, end: number): Result {
     const c = this.client;
-    if (c.state !== STATE_INIT) throw new FatalError("E_INVALID cannot IDENTIFY in current state");
+    if (c.state !== STATE_INIT) {
+      throw new FatalClientError("E_INVALID", "cannot IDENTIFY in current state");
+    }
     const size = this.#readLen(body, end);
     if (size === null) {
-      return this.#needMore(body, 4, "E_BAD_BODY IDENTIFY failed to read body size");
+      return this.#needMore(body, 4, "E_BAD_BODY", "IDENTIFY failed to read body size");
     }
     const max = this.nsqd.opts.maxBodySize;
-    if (size > max) throw new FatalError(`E_BAD_BODY IDENTIFY body too big ${size} > ${max}`);
-    if (size <= 0) throw new FatalError(`E_BAD_BODY IDENTIFY invalid body size ${size}`);
+    if (size > max) {
+      throw new FatalClientError("E_BAD_BODY", `IDENTIFY body too big ${size} > ${max}`);
+    }
+    if (size <= 0) throw new FatalClientError("E_BAD_BODY", `IDENTIFY invalid body size ${size}`);
     if (body + 4 + size > end) {
-      return this.#needMore(body, 4 + size, "E_BAD_BODY IDENTIFY failed to read body");
+      return this.#needMore(body, 4 + size, "E_BAD_BODY", "IDENTIFY failed to read body");
     }
     const text = new TextDecoder().decode(this.#buf.subarray(body + 4, body + 4 + size));
     const data = decodeIdentify(text);
-    if (data === null) throw new FatalError("E_BAD_BODY IDENTIFY failed to decode JSON body");
+    if (data === null) {
+      throw new FatalClientError("E_BAD_BODY", "IDENTIFY failed to decode JSON body");
+    }
     this.nsqd.logger.info(`[${c.remoteAddress}] IDENTIFY: ${JSON.stringify(data)}`);
     const reason = applyIdentify(this.nsqd, c, data);
-    if (reason !== null) throw new FatalError(`E_BAD_BODY IDENTIFY ${reason}`);
+    if (reason !== null) throw new FatalClientError("E_BAD_BODY", `IDENTIFY ${reason}`);
     c.applySettings();
     const consumed = 4 + size;
     if (!data.feature_negotiation) {
@@ -331,9 +343,12 @@ class ProtocolV2 {
     if (o.maxDeflateLevel < deflateLevel) deflateLevel = o.maxDeflateLevel;
     const snappy = o.snappy && data.snappy === true;
     if (deflate && snappy) {
-      throw new FatalError("E_IDENTIFY_FAILED cannot enable both deflate and snappy compression");
+      throw new FatalClientError(
+        "E_IDENTIFY_FAILED",
+        "cannot enable both deflate and snappy compression",
+      );
     }
-    c.sendResponseText(JSON.stringify({
+    const response: IdentifyResponse = {
       max_rdy_count: o.maxRdyCount,
       version: NSQ_VERSION,
       max_msg_timeout: o.maxMsgTimeout,
@@ -347,7 +362,8 @@ class ProtocolV2 {
       auth_required: this.nsqd.opts.authHttpAddresses.length > 0,
       output_buffer_size: c.outputBufferSize,
       output_buffer_timeout: c.outputBufferTimeout,
-    }));
+    };
+    c.sendResponseText(JSON.stringify(response));
     this.#respond = true;
     if (!tlsV1 && !snappy && !deflate) return consumed;
     // Upgrades: flush the JSON in the clear, then switch transports, confirming each with OK.
@@ -369,25 +385,31 @@ class ProtocolV2 {
     try {
       await this.nsqd.features.upgrade(c, { tls, snappy, deflate, level, leftover });
     } catch (err) {
-      throw new FatalError(`E_IDENTIFY_FAILED IDENTIFY failed ${(err as Error).message}`);
+      throw new FatalClientError("E_IDENTIFY_FAILED", `IDENTIFY failed ${(err as Error).message}`);
     }
   }
 
   async #auth(params: string[], body: number, end: number): Promise<number> {
     const c = this.client;
-    if (c.state !== STATE_INIT) throw new FatalError("E_INVALID cannot AUTH in current state");
-    if (params.length !== 1) throw new FatalError("E_INVALID AUTH invalid number of parameters");
-    const size = this.#readLen(body, end);
-    if (size === null) return this.#needMore(body, 4, "E_BAD_BODY AUTH failed to read body size");
-    const max = this.nsqd.opts.maxBodySize;
-    if (size > max) throw new FatalError(`E_BAD_BODY AUTH body too big ${size} > ${max}`);
-    if (size <= 0) throw new FatalError(`E_BAD_BODY AUTH invalid body size ${size}`);
-    if (body + 4 + size > end) {
-      return this.#needMore(body, 4 + size, "E_BAD_BODY AUTH failed to read body");
+    if (c.state !== STATE_INIT) {
+      throw new FatalClientError("E_INVALID", "cannot AUTH in current state");
     }
-    if (c.auth !== null) throw new FatalError("E_INVALID AUTH already set");
+    if (params.length !== 1) {
+      throw new FatalClientError("E_INVALID", "AUTH invalid number of parameters");
+    }
+    const size = this.#readLen(body, end);
+    if (size === null) {
+      return this.#needMore(body, 4, "E_BAD_BODY", "AUTH failed to read body size");
+    }
+    const max = this.nsqd.opts.maxBodySize;
+    if (size > max) throw new FatalClientError("E_BAD_BODY", `AUTH body too big ${size} > ${max}`);
+    if (size <= 0) throw new FatalClientError("E_BAD_BODY", `AUTH invalid body size ${size}`);
+    if (body + 4 + size > end) {
+      return this.#needMore(body, 4 + size, "E_BAD_BODY", "AUTH failed to read body");
+    }
+    if (c.auth !== null) throw new FatalClientError("E_INVALID", "AUTH already set");
     if (this.nsqd.opts.authHttpAddresses.length === 0) {
-      throw new FatalError("E_AUTH_DISABLED AUTH disabled");
+      throw new FatalClientError("E_AUTH_DISABLED", "AUTH disabled");
     }
     const secret = new TextDecoder().decode(this.#buf.subarray(body + 4, body + 4 + size));
     let permissionCount: number;
@@ -397,10 +419,10 @@ class ProtocolV2 {
       this.nsqd.logger.warn(
         `PROTOCOL(V2): [${c.remoteAddress}] AUTH failed ${(err as Error).message}`,
       );
-      throw new FatalError("E_AUTH_FAILED AUTH failed");
+      throw new FatalClientError("E_AUTH_FAILED", "AUTH failed");
     }
     if (permissionCount === 0) {
-      throw new FatalError("E_UNAUTHORIZED AUTH no authorizations found");
+      throw new FatalClientError("E_UNAUTHORIZED", "AUTH no authorizations found");
     }
     c.sendResponseText(JSON.stringify({
       identity: c.auth!.identity,
@@ -411,16 +433,17 @@ class ProtocolV2 {
     return 4 + size;
   }
 
-  /** Auth check for SUB/PUB/MPUB/DPUB (spec §4.11); undefined when allowed without I/O. */
+  /** Auth check for SUB/PUB/MPUB/DPUB (docs/nsqd.md#auth); undefined when allowed without I/O. */
   #checkAuth(cmd: string, topic: string, channel: string): Promise<void> | undefined {
     if (this.nsqd.opts.authHttpAddresses.length === 0) return undefined;
     const c = this.client;
-    if (c.auth === null) throw new FatalError(`E_AUTH_FIRST AUTH required before ${cmd}`);
+    if (c.auth === null) throw new FatalClientError("E_AUTH_FIRST", `AUTH required before ${cmd}`);
     const check = () => {
       const perm = cmd === "SUB" ? "subscribe" : "publish";
       if (!c.auth!.isAllowed(topic, channel, perm)) {
-        throw new FatalError(
-          `E_UNAUTHORIZED AUTH failed for ${cmd} on ${goQuote(topic)} ${goQuote(channel)}`,
+        throw new FatalClientError(
+          "E_UNAUTHORIZED",
+          `AUTH failed for ${cmd} on ${goQuote(topic)} ${goQuote(channel)}`,
         );
       }
     };
@@ -431,32 +454,44 @@ class ProtocolV2 {
     return this.nsqd.features.authenticate(c, c.authSecret ?? "").then(
       () => check(),
       (err) => {
-        if (err instanceof FatalError) throw err;
-        throw new FatalError("E_AUTH_FAILED AUTH failed");
+        if (err instanceof FatalClientError) throw err;
+        throw new FatalClientError("E_AUTH_FAILED", "AUTH failed");
       },
     );
   }
 
   #sub(params: string[]): Result {
     const c = this.client;
-    if (c.state !== STATE_INIT) throw new FatalError("E_INVALID cannot SUB in current state");
-    if (c.heartbeatInterval <= 0) {
-      throw new FatalError("E_INVALID cannot SUB with heartbeats disabled");
+    if (c.state !== STATE_INIT) {
+      throw new FatalClientError("E_INVALID", "cannot SUB in current state");
     }
-    if (params.length < 3) throw new FatalError("E_INVALID SUB insufficient number of parameters");
+    if (c.heartbeatInterval <= 0) {
+      throw new FatalClientError("E_INVALID", "cannot SUB with heartbeats disabled");
+    }
+    if (params.length < 3) {
+      throw new FatalClientError("E_INVALID", "SUB insufficient number of parameters");
+    }
     const topicName = params[1];
     if (!isValidTopicName(topicName)) {
-      throw new FatalError(`E_BAD_TOPIC SUB topic name ${goQuote(topicName)} is not valid`);
+      throw new FatalClientError(
+        "E_BAD_TOPIC",
+        `SUB topic name ${goQuote(topicName)} is not valid`,
+      );
     }
     const channelName = params[2];
     if (!isValidChannelName(channelName)) {
-      throw new FatalError(`E_BAD_CHANNEL SUB channel name ${goQuote(channelName)} is not valid`);
+      throw new FatalClientError(
+        "E_BAD_CHANNEL",
+        `SUB channel name ${goQuote(channelName)} is not valid`,
+      );
     }
     const finish = (): number => {
-      if (this.nsqd.signal.aborted) throw new FatalError("E_SUB_FAILED SUB failed exiting");
+      if (this.nsqd.signal.aborted) {
+        throw new FatalClientError("E_SUB_FAILED", "SUB failed exiting");
+      }
       const channel = this.nsqd.getTopic(topicName).getChannel(channelName);
       const err = channel.addClient(c);
-      if (err !== null) throw new FatalError(`E_SUB_FAILED SUB failed ${err}`);
+      if (err !== null) throw new FatalClientError("E_SUB_FAILED", `SUB failed ${err}`);
       c.state = STATE_SUBSCRIBED;
       c.channel = channel;
       this.#ok();
@@ -479,15 +514,21 @@ class ProtocolV2 {
       );
       return 0;
     }
-    if (c.state !== STATE_SUBSCRIBED) throw new FatalError("E_INVALID cannot RDY in current state");
+    if (c.state !== STATE_SUBSCRIBED) {
+      throw new FatalClientError("E_INVALID", "cannot RDY in current state");
+    }
     let count = 1;
     if (params.length > 1) {
       const n = parseBase10(params[1]);
-      if (n === null) throw new FatalError(`E_INVALID RDY could not parse count ${params[1]}`);
+      if (n === null) {
+        throw new FatalClientError("E_INVALID", `RDY could not parse count ${params[1]}`);
+      }
       count = n;
     }
     const max = this.nsqd.opts.maxRdyCount;
-    if (count > max) throw new FatalError(`E_INVALID RDY count ${count} out of range 0-${max}`);
+    if (count > max) {
+      throw new FatalClientError("E_INVALID", `RDY count ${count} out of range 0-${max}`);
+    }
     c.setReadyCount(count);
     return 0;
   }
@@ -495,13 +536,13 @@ class ProtocolV2 {
   #messageId(params: string[], cmd: string): string {
     const c = this.client;
     if (c.state !== STATE_SUBSCRIBED && c.state !== STATE_CLOSING) {
-      throw new FatalError(`E_INVALID cannot ${cmd} in current state`);
+      throw new FatalClientError("E_INVALID", `cannot ${cmd} in current state`);
     }
     if (params.length < (cmd === "REQ" ? 3 : 2)) {
-      throw new FatalError(`E_INVALID ${cmd} insufficient number of params`);
+      throw new FatalClientError("E_INVALID", `${cmd} insufficient number of params`);
     }
     const id = params[1];
-    if (id.length !== MSG_ID_LENGTH) throw new FatalError("E_INVALID invalid message ID");
+    if (id.length !== MSG_ID_LENGTH) throw new FatalClientError("E_INVALID", "invalid message ID");
     return id;
   }
 
@@ -510,7 +551,7 @@ class ProtocolV2 {
     const c = this.client;
     const err = c.channel!.finishMessage(c, id);
     if (err !== null) {
-      this.#nonFatal(`E_FIN_FAILED FIN ${id} failed ${err}`);
+      this.#nonFatal(new ClientError("E_FIN_FAILED", `FIN ${id} failed ${err}`));
       return 0;
     }
     c.finishCount++;
@@ -522,7 +563,9 @@ class ProtocolV2 {
     const id = this.#messageId(params, "REQ");
     const c = this.client;
     const ms = parseBase10(params[2]);
-    if (ms === null) throw new FatalError(`E_INVALID REQ could not parse timeout ${params[2]}`);
+    if (ms === null) {
+      throw new FatalClientError("E_INVALID", `REQ could not parse timeout ${params[2]}`);
+    }
     const max = this.nsqd.opts.maxReqTimeout;
     const clamped = Math.min(ms, max);
     if (clamped !== ms) {
@@ -532,7 +575,7 @@ class ProtocolV2 {
     }
     const err = c.channel!.requeueMessage(c, id, clamped);
     if (err !== null) {
-      this.#nonFatal(`E_REQ_FAILED REQ ${id} failed ${err}`);
+      this.#nonFatal(new ClientError("E_REQ_FAILED", `REQ ${id} failed ${err}`));
       return 0;
     }
     c.requeueCount++;
@@ -544,13 +587,17 @@ class ProtocolV2 {
     const id = this.#messageId(params, "TOUCH");
     const c = this.client;
     const err = c.channel!.touchMessage(c, id);
-    if (err !== null) this.#nonFatal(`E_TOUCH_FAILED TOUCH ${id} failed ${err}`);
+    if (err !== null) {
+      this.#nonFatal(new ClientError("E_TOUCH_FAILED", `TOUCH ${id} failed ${err}`));
+    }
     return 0;
   }
 
   #cls(): number {
     const c = this.client;
-    if (c.state !== STATE_SUBSCRIBED) throw new FatalError("E_INVALID cannot CLS in current state");
+    if (c.state !== STATE_SUBSCRIBED) {
+      throw new FatalClientError("E_INVALID", "cannot CLS in current state");
+    }
     c.setReadyCount(0);
     c.state = STATE_CLOSING;
     c.sendResponse(FRAME_CLOSE_WAIT);
@@ -569,13 +616,17 @@ class ProtocolV2 {
     const topicName = params[1];
     const size = this.#readLen(body, end);
     if (size === null) {
-      return this.#needMore(body, 4, `E_BAD_MESSAGE ${cmd} failed to read message body size`);
+      return this.#needMore(body, 4, "E_BAD_MESSAGE", `${cmd} failed to read message body size`);
     }
-    if (size <= 0) throw new FatalError(`E_BAD_MESSAGE ${cmd} invalid message body size ${size}`);
+    if (size <= 0) {
+      throw new FatalClientError("E_BAD_MESSAGE", `${cmd} invalid message body size ${size}`);
+    }
     const max = this.nsqd.opts.maxMsgSize;
-    if (size > max) throw new FatalError(`E_BAD_MESSAGE ${cmd} message too big ${size} > ${max}`);
+    if (size > max) {
+      throw new FatalClientError("E_BAD_MESSAGE", `${cmd} message too big ${size} > ${max}`);
+    }
     if (body + 4 + size > end) {
-      return this.#needMore(body, 4 + size, `E_BAD_MESSAGE ${cmd} failed to read message body`);
+      return this.#needMore(body, 4 + size, "E_BAD_MESSAGE", `${cmd} failed to read message body`);
     }
     const data = this.#buf.slice(body + 4, body + 4 + size);
     const put = (): number => {
@@ -586,7 +637,7 @@ class ProtocolV2 {
       try {
         topic.put(msg);
       } catch (err) {
-        throw new FatalError(`E_${cmd}_FAILED ${cmd} failed ${(err as Error).message}`);
+        throw new FatalClientError(`E_${cmd}_FAILED`, `${cmd} failed ${(err as Error).message}`);
       }
       this.client.recordPub(topicName, 1);
       this.#ok();
@@ -602,31 +653,48 @@ class ProtocolV2 {
   }
 
   #pub(params: string[], body: number, end: number): Result {
-    if (params.length < 2) throw new FatalError("E_INVALID PUB insufficient number of parameters");
+    if (params.length < 2) {
+      throw new FatalClientError("E_INVALID", "PUB insufficient number of parameters");
+    }
     if (!isValidTopicName(params[1])) {
-      throw new FatalError(`E_BAD_TOPIC PUB topic name ${goQuote(params[1])} is not valid`);
+      throw new FatalClientError(
+        "E_BAD_TOPIC",
+        `PUB topic name ${goQuote(params[1])} is not valid`,
+      );
     }
     return this.#pubOne("PUB", params, body, end, 0);
   }
 
   #dpub(params: string[], body: number, end: number): Result {
-    if (params.length < 3) throw new FatalError("E_INVALID DPUB insufficient number of parameters");
+    if (params.length < 3) {
+      throw new FatalClientError("E_INVALID", "DPUB insufficient number of parameters");
+    }
     if (!isValidTopicName(params[1])) {
-      throw new FatalError(`E_BAD_TOPIC DPUB topic name ${goQuote(params[1])} is not valid`);
+      throw new FatalClientError(
+        "E_BAD_TOPIC",
+        `DPUB topic name ${goQuote(params[1])} is not valid`,
+      );
     }
     const ms = parseBase10(params[2]);
-    if (ms === null) throw new FatalError(`E_INVALID DPUB could not parse timeout ${params[2]}`);
+    if (ms === null) {
+      throw new FatalClientError("E_INVALID", `DPUB could not parse timeout ${params[2]}`);
+    }
     const max = this.nsqd.opts.maxReqTimeout;
-    if (ms > max) throw new FatalError(`E_INVALID DPUB timeout ${ms} out of range 0-${max}`);
+    if (ms > max) {
+      throw new FatalClientError("E_INVALID", `DPUB timeout ${ms} out of range 0-${max}`);
+    }
     return this.#pubOne("DPUB", params, body, end, ms);
   }
 
   #mpub(params: string[], body: number, end: number): Result {
-    if (params.length < 2) throw new FatalError("E_INVALID MPUB insufficient number of parameters");
+    if (params.length < 2) {
+      throw new FatalClientError("E_INVALID", "MPUB insufficient number of parameters");
+    }
     const topicName = params[1];
     if (!isValidTopicName(topicName)) {
-      throw new FatalError(
-        `E_BAD_TOPIC E_BAD_TOPIC MPUB topic name ${goQuote(topicName)} is not valid`,
+      throw new FatalClientError(
+        "E_BAD_TOPIC",
+        `E_BAD_TOPIC MPUB topic name ${goQuote(topicName)} is not valid`,
       );
     }
     const auth = this.#checkAuth("MPUB", topicName, "");
@@ -644,18 +712,20 @@ class ProtocolV2 {
     const topic = this.nsqd.getTopic(topicName); // created even if the body turns out invalid
     const o = this.nsqd.opts;
     const size = this.#readLen(body, end);
-    if (size === null) return this.#needMore(body, 4, "E_BAD_BODY MPUB failed to read body size");
-    if (size <= 0) throw new FatalError(`E_BAD_BODY MPUB invalid body size ${size}`);
+    if (size === null) {
+      return this.#needMore(body, 4, "E_BAD_BODY", "MPUB failed to read body size");
+    }
+    if (size <= 0) throw new FatalClientError("E_BAD_BODY", `MPUB invalid body size ${size}`);
     if (size > o.maxBodySize) {
-      throw new FatalError(`E_BAD_BODY MPUB body too big ${size} > ${o.maxBodySize}`);
+      throw new FatalClientError("E_BAD_BODY", `MPUB body too big ${size} > ${o.maxBodySize}`);
     }
     const count = this.#readLen(body + 4, end);
     if (count === null) {
-      return this.#needMore(body, 8, "E_BAD_BODY MPUB failed to read message count");
+      return this.#needMore(body, 8, "E_BAD_BODY", "MPUB failed to read message count");
     }
     const maxMessages = Math.floor((o.maxBodySize - 4) / 5);
     if (count <= 0 || count > maxMessages) {
-      throw new FatalError(`E_BAD_BODY MPUB invalid message count ${count}`);
+      throw new FatalClientError("E_BAD_BODY", `MPUB invalid message count ${count}`);
     }
     // Validate every message before queueing any (atomic), parsing by the inner structure.
     let off = body + 8;
@@ -665,16 +735,24 @@ class ProtocolV2 {
         return this.#needMore(
           body,
           Math.max(off - body + 4, 4 + size),
-          `E_BAD_MESSAGE MPUB failed to read message(${i}) body size`,
+          "E_BAD_MESSAGE",
+          `MPUB failed to read message(${i}) body size`,
         );
       }
-      if (n <= 0) throw new FatalError(`E_BAD_MESSAGE MPUB invalid message(${i}) body size ${n}`);
+      if (n <= 0) {
+        throw new FatalClientError("E_BAD_MESSAGE", `MPUB invalid message(${i}) body size ${n}`);
+      }
       if (n > o.maxMsgSize) {
-        throw new FatalError(`E_BAD_MESSAGE MPUB message too big ${n} > ${o.maxMsgSize}`);
+        throw new FatalClientError("E_BAD_MESSAGE", `MPUB message too big ${n} > ${o.maxMsgSize}`);
       }
       off += 4 + n;
       if (off > end) {
-        return this.#needMore(body, off - body, "E_BAD_MESSAGE MPUB failed to read message body");
+        return this.#needMore(
+          body,
+          off - body,
+          "E_BAD_MESSAGE",
+          "MPUB failed to read message body",
+        );
       }
     }
     // One copy of the whole batch; each message body is a view into it.
@@ -691,7 +769,7 @@ class ProtocolV2 {
     try {
       for (let i = 0; i < count; i++) topic.put(msgs[i]);
     } catch (err) {
-      throw new FatalError(`E_MPUB_FAILED MPUB failed ${(err as Error).message}`);
+      throw new FatalClientError("E_MPUB_FAILED", `MPUB failed ${(err as Error).message}`);
     }
     this.client.recordPub(topicName, count);
     this.#ok();
@@ -699,88 +777,8 @@ class ProtocolV2 {
   }
 }
 
-/** The IDENTIFY fields nsqd 1.3 understands (spec §1.5), after Go-style decoding. */
-export interface IdentifyData {
-  client_id?: string;
-  hostname?: string;
-  user_agent?: string;
-  feature_negotiation?: boolean;
-  heartbeat_interval?: number;
-  output_buffer_size?: number;
-  output_buffer_timeout?: number;
-  tls_v1?: boolean;
-  snappy?: boolean;
-  deflate?: boolean;
-  deflate_level?: number;
-  sample_rate?: number;
-  msg_timeout?: number;
-}
-
-const IDENTIFY_FIELDS: Record<string, "string" | "bool" | "int" | "int32"> = {
-  client_id: "string",
-  hostname: "string",
-  user_agent: "string",
-  feature_negotiation: "bool",
-  heartbeat_interval: "int",
-  output_buffer_size: "int",
-  output_buffer_timeout: "int",
-  tls_v1: "bool",
-  snappy: "bool",
-  deflate: "bool",
-  deflate_level: "int",
-  sample_rate: "int32",
-  msg_timeout: "int",
-};
-
-/**
- * Decodes IDENTIFY's JSON as Go's encoding/json would into nsqd's struct: keys match
- * case-insensitively, unknown keys are ignored, null leaves a field unset, a value of the wrong
- * type (or a non-integer for an int) fails the whole decode (→ null).
- */
-export function decodeIdentify(text: string): IdentifyData | null {
-  let raw: unknown;
-  let badNumber = false;
-  try {
-    // Go's decoder refuses a fraction or exponent ("1000.0", "1e3") and int64 overflow for an
-    // int field; JSON.parse would turn them into integers, so check the source text.
-    raw = JSON.parse(text, (key, value, context?: { source?: string }) => {
-      if (typeof value === "number" && IDENTIFY_FIELDS[key.toLowerCase()] !== undefined) {
-        const src = context?.source ?? "";
-        if (/[.eE]/.test(src) || Math.abs(value) > 9223372036854775807) badNumber = true;
-      }
-      return value;
-    });
-  } catch {
-    return null;
-  }
-  if (badNumber) return null;
-  if (raw === null) return {};
-  if (typeof raw !== "object" || Array.isArray(raw)) return null;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    const key = k.toLowerCase();
-    const type = IDENTIFY_FIELDS[key];
-    if (type === undefined || v === null) continue;
-    switch (type) {
-      case "string":
-        if (typeof v !== "string") return null;
-        break;
-      case "bool":
-        if (typeof v !== "boolean") return null;
-        break;
-      case "int":
-      case "int32":
-        if (typeof v !== "number" || !Number.isInteger(v)) return null;
-        if (type === "int32" && (v < -2147483648 || v > 2147483647)) return null;
-        break;
-    }
-    out[key] = v;
-  }
-  return out as IdentifyData;
-}
-
 /** Validates and applies IDENTIFY settings in Go's order; returns the failure reason or null. */
-function applyIdentify(nsqd: Nsqd, c: ClientV2, d: IdentifyData): string | null {
+function applyIdentify(nsqd: Nsqd, c: ClientV2, d: IdentifyRequest): string | null {
   const o = nsqd.opts;
   c.clientId = d.client_id ?? "";
   c.hostname = d.hostname ?? "";

@@ -187,7 +187,7 @@ export function clientStats(c: ClientV2, topicFilter = ""): ClientStats {
 // statsd
 
 /**
- * Starts nsqd's statsd loop when `--statsd-address` is set (spec §4.16): every
+ * Starts nsqd's statsd loop when `--statsd-address` is set (docs/nsqd.md#statsd): every
  * `--statsd-interval` a snapshot without clients is pushed over UDP. The loop runs under
  * `nsqd.signal` as a task of `nsqd.spawn`, so nsqd's close() ends and awaits it. The key prefix
  * uses `--broadcast-http-port`, else `httpPort` (the bound HTTP port). Returns the loop, or null

@@ -1,5 +1,6 @@
 /**
- * A topic: where publishers put messages, fanned out to every channel (spec §4.1, §4.2, §4.15).
+ * A topic: where publishers put messages, fanned out to every channel (docs/nsqd.md#fan-out,
+ * #pause).
  *
  * While the topic is started, not paused and has channels, `put` fans each message out
  * synchronously: the first channel gets the message, the others a copy sharing the body. When

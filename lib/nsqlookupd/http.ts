@@ -1,6 +1,7 @@
 /**
- * nsqlookupd's HTTP API (spec §2.4; nsq's `nsqlookupd/http.go`), a thin Hono adapter over the
- * registration DB. Parameters come from the URL query string only; answers use the V1 format.
+ * nsqlookupd's HTTP API (docs/nsqlookupd.md#http-api; nsq's `nsqlookupd/http.go`), a thin Hono
+ * adapter over the registration DB. Parameters come from the URL query string only; answers use the
+ * V1 format.
  */
 import type { Logger } from "../internal/log.ts";
 import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";

@@ -1,5 +1,6 @@
 /**
- * nsqlookupd's TCP protocol V1 (spec §2.1; nsq's `tcp.go` + `lookup_protocol_v1.go`).
+ * nsqlookupd's TCP protocol V1 (docs/nsqlookupd.md#protocol-v1; nsq's `tcp.go` +
+ * `lookup_protocol_v1.go`).
  *
  * After the 4-byte magic `"  V1"`, a client sends `\n`-terminated lines (whitespace-trimmed,
  * split on single spaces): `PING`, `IDENTIFY` (followed by `[4-byte size][JSON]`), `REGISTER`,
@@ -11,6 +12,8 @@
  * is executed in turn; only IDENTIFY waits for more bytes (its body).
  */
 import type { Logger } from "../internal/log.ts";
+import { FatalClientError } from "../protocol/errors.ts";
+import type { LookupdIdentify } from "../protocol/identify.ts";
 import { writeAll } from "../protocol/transport.ts";
 import { isEphemeral, isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { NSQ_VERSION } from "../version.ts";
@@ -44,19 +47,6 @@ export const MAGIC_V1 = "  V1";
 const MAX_LINE = 1024 * 1024;
 /** Largest IDENTIFY body accepted (Go allocates whatever size is announced). */
 const MAX_IDENTIFY_BODY = 5 * 1024 * 1024;
-
-/** A wire error: `CODE description`; every nsqlookupd error is fatal. */
-class FatalClientError extends Error {
-  readonly code: string;
-  readonly desc: string;
-  readonly parent: string | null;
-  constructor(code: string, desc: string, parent: string | null = null) {
-    super(`${code} ${desc}`);
-    this.code = code;
-    this.desc = desc;
-    this.parent = parent;
-  }
-}
 
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
@@ -337,13 +327,14 @@ class LookupProtocolV1 {
       log.info(`DB: client(${this.#remote}) REGISTER category:client key: subkey:`);
     }
     // Keys in alphabetical order, as Go marshals a map.
-    return JSON.stringify({
+    const response: LookupdIdentify = {
       broadcast_address: this.#ctx.broadcastAddress,
       hostname: this.#ctx.hostname,
       http_port: this.#ctx.httpPort,
       tcp_port: this.#ctx.tcpPort,
       version: NSQ_VERSION,
-    });
+    };
+    return JSON.stringify(response);
   }
 
   #register(params: string[]): string {

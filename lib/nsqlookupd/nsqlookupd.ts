@@ -1,6 +1,6 @@
 /**
- * The nsqlookupd daemon (spec §2; nsq's `nsqlookupd.go`): a TCP listener speaking protocol V1
- * to nsqd nodes and an HTTP API for consumers and nsqadmin, both over one in-memory
+ * The nsqlookupd daemon (docs/nsqlookupd.md; nsq's `nsqlookupd.go`): a TCP listener speaking
+ * protocol V1 to nsqd nodes and an HTTP API for consumers and nsqadmin, both over one in-memory
  * {@linkcode RegistrationDB}. Nothing is persisted; lookupds never talk to each other.
  */
 import type { Daemon } from "../internal/daemon.ts";

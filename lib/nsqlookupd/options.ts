@@ -1,5 +1,6 @@
 /**
- * nsqlookupd's options (spec §2.5). Durations are milliseconds.
+ * nsqlookupd's options (nsq's nsqlookupd/options.go; docs/nsqlookupd.md#flags). Durations are
+ * milliseconds.
  *
  * NOTE(cli): lib/cli turns this into the flag/TOML/help table. Keep the field names stable.
  */

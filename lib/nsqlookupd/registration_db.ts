@@ -1,6 +1,6 @@
 /**
- * nsqlookupd's registration DB (spec §2.2, nsq's `registration_db.go`): a map from
- * `Registration{category, key, subkey}` to the producers (nsqd peers) registered under it.
+ * nsqlookupd's registration DB (docs/nsqlookupd.md#registration-db; nsq's `registration_db.go`): a
+ * map from `Registration{category, key, subkey}` to the producers (nsqd peers) registered under it.
  *
  * Categories: `client` (key and subkey empty: every identified nsqd), `topic` (key = topic) and
  * `channel` (key = topic, subkey = channel). Lookups accept `*` as a wildcard key or subkey.

@@ -1,5 +1,6 @@
 /**
- * Compressing transports for the IDENTIFY `snappy` and `deflate` upgrades (spec §1.5).
+ * Compressing transports for the IDENTIFY `snappy` and `deflate` upgrades
+ * (docs/nsqd.md#identify-and-upgrades).
  *
  * Each wraps the connection's current Transport (plain socket or TLS). The connection makes one
  * `write` per output flush, so every `write` compresses and *flushes* what it was given (a

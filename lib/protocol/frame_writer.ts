@@ -1,5 +1,6 @@
 /**
- * The buffered writer of one nsqd client connection (spec §1.3, §1.9; DESIGN.md principle 3).
+ * The buffered writer of one nsqd client connection (docs/nsqd.md#output-buffering;
+ * docs/architecture.md#one-reader-and-one-writer-per-connection).
  *
  * Frames (`[4-byte size][4-byte type][data]`) are encoded straight into a buffer; `flush()` hands
  * the whole buffer to ONE `transport.write` (looping on short writes). At most one write is in

@@ -1,6 +1,6 @@
 /**
  * Listening on NSQ-style addresses: `host:port` (port 0 allowed, `[::1]:0` for IPv6, `:4150`
- * for all interfaces) or a filesystem path for a unix socket (spec §4.14).
+ * for all interfaces) or a filesystem path for a unix socket (docs/nsqd.md#listeners).
  */
 import { joinHostPort, splitHostPort } from "../internal/net_addr.ts";
 

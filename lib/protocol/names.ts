@@ -1,5 +1,5 @@
 /**
- * Topic and channel name rules, shared by nsqd and nsqlookupd (spec §1.11):
+ * Topic and channel name rules, shared by nsqd and nsqlookupd (nsq's internal/protocol/names.go):
  * `^[.a-zA-Z0-9_-]+(#ephemeral)?$`, 1..64 characters including the `#ephemeral` suffix.
  */
 const NAME_RE = /^[.a-zA-Z0-9_-]+(#ephemeral)?$/;

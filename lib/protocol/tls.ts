@@ -1,5 +1,5 @@
 /**
- * Server-side TLS upgrade in the middle of a TCP connection (IDENTIFY `tls_v1`, spec §1.5, §4.12).
+ * Server-side TLS upgrade in the middle of a TCP connection (IDENTIFY `tls_v1`, docs/nsqd.md#tls).
  *
  * `Deno.startTls` only makes clients, so the server handshake runs on node:tls: a `TLSSocket`
  * with `isServer: true` over a node Duplex that reads and writes the connection's Transport.

@@ -1,5 +1,6 @@
 /**
- * Topic → channel → client fan-out, the synchronous delivery path (DESIGN.md principle 1):
+ * Topic → channel → client fan-out, the synchronous delivery path
+ * (docs/architecture.md#delivery-is-a-synchronous-push):
  * `topic.put` → `channel.receive/put` → `client.deliver` (in-flight bookkeeping + frame into the
  * output buffer, writes to a fake connection), then the FIN side (`finishMessage` +
  * `inFlightDone`), for 1000 messages of 200 B per iteration. Also the no-consumer case (messages

@@ -1,6 +1,7 @@
 /**
- * GUID generation (spec §4.6): `GuidFactory.next()`, which every published message calls once.
- * 1000 ids per iteration (up to 4096 share one ~1 ms tick, so this includes tick changes).
+ * GUID generation (docs/nsqd.md#message-ids): `GuidFactory.next()`, which every published message
+ * calls once. 1000 ids per iteration (up to 4096 share one ~1 ms tick, so this includes tick
+ * changes).
  *
  *   deno bench -A scripts/micro/guid_bench.ts
  *

@@ -1,5 +1,5 @@
 /**
- * Message encoding and decoding (spec §1.4), per 1000 messages of 200 B:
+ * Message encoding and decoding (lib/protocol/message.ts), per 1000 messages of 200 B:
  * `writeTo` (how a message frame is serialized into a client's output buffer), `encode` (a disk
  * queue record), `decode` (reading one back), `create` (timestamp + object), and the body copy
  * that PUB makes of each message (`Uint8Array.slice`, one ArrayBuffer per message).
@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { latin1, Message } from "../../lib/nsqd/message.ts";
+import { Message } from "../../lib/nsqd/message.ts";
+import { latin1 } from "../../lib/protocol/message.ts";
 
 const N = 1000;
 const BODY = new Uint8Array(200).fill(0x61);

@@ -1,7 +1,7 @@
 /**
- * A test client for nsqd's in-band upgrades (spec §1.5): IDENTIFY with feature negotiation, the
- * JSON answer read in the clear, then a TLS client handshake on the same socket, then snappy or
- * deflate on top, each step confirmed by nsqd's `OK` over the new stream.
+ * A test client for nsqd's in-band upgrades (docs/nsqd.md#identify-and-upgrades): IDENTIFY with
+ * feature negotiation, the JSON answer read in the clear, then a TLS client handshake on the same
+ * socket, then snappy or deflate on top, each step confirmed by nsqd's `OK` over the new stream.
  *
  * The codecs are deliberately independent of lib/: TLS is node:tls over a node:net socket (which,
  * unlike `Deno.startTls`, can present a client certificate), snappy framing is
@@ -36,7 +36,7 @@ import {
 } from "./wire.ts";
 import { dialAddress } from "../../lib/internal/net_addr.ts";
 
-/** nsqd's answer to an IDENTIFY with `feature_negotiation: true` (spec §1.5). */
+/** nsqd's answer to an IDENTIFY with `feature_negotiation: true` (lib/protocol/identify.ts). */
 export interface IdentifyResponse {
   max_rdy_count: number;
   version: string;

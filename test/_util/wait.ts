@@ -1,5 +1,5 @@
 /**
- * Polling with a deadline, so tests never sleep-then-assert (CONVENTIONS.md, habit 10).
+ * Polling with a deadline, so tests never sleep-then-assert (docs/architecture.md#conventions).
  *
  * @module
  */

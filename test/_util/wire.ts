@@ -1,5 +1,6 @@
 /**
- * A small, strict NSQ TCP protocol V2 client for wire-level tests (spec §1).
+ * A small, strict NSQ TCP protocol V2 client for wire-level tests
+ * (https://nsq.io/clients/tcp_protocol_spec.html).
  *
  * Commands are send-only: `await c.sub("t", "c")` writes the bytes and returns; the test then
  * states what it expects next (`expectResponse("OK")`, `expectError("E_INVALID")`,
@@ -12,7 +13,7 @@
  */
 import { dialAddress } from "../../lib/internal/net_addr.ts";
 
-/** Frame types (spec §1.3). */
+/** Frame types (lib/protocol/frame_writer.ts). */
 export const FRAME_TYPE_RESPONSE = 0;
 export const FRAME_TYPE_ERROR = 1;
 export const FRAME_TYPE_MESSAGE = 2;
@@ -22,7 +23,7 @@ export type FrameType = 0 | 1 | 2;
 export const MAGIC_V2 = "  V2";
 /** The response text nsqd sends as a heartbeat. */
 export const HEARTBEAT = "_heartbeat_";
-/** Timestamp + attempts + ID: the smallest serialized message (spec §1.4). */
+/** Timestamp + attempts + ID: the smallest serialized message (lib/protocol/message.ts). */
 export const MESSAGE_HEADER_SIZE = 26;
 /** Length of a message ID on the wire. */
 export const MESSAGE_ID_LENGTH = 16;

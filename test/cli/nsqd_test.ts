@@ -22,7 +22,10 @@ function exitOf(argv: string[]): Extract<CliOutcome<NsqdOptions>, { kind: "exit"
   return r;
 }
 
-/** Spec §5 (1.3.0 + the master-only flags we accept): flag → [config key, default]. */
+/**
+ * Go nsqd's flags (nsq's nsqd/options.go, 1.3.0 + the master-only flags we accept):
+ * flag → [config key, default].
+ */
 const SPEC_FLAGS: Record<string, [string, unknown]> = {
   "log-level": ["log_level", "info"],
   "log-prefix": ["log_prefix", "[nsqd] "],

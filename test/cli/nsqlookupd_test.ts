@@ -7,7 +7,7 @@ import {
 } from "../../lib/nsqlookupd/options.ts";
 import { versionLine } from "../../lib/version.ts";
 
-Deno.test("nsqlookupd table: spec §2.5 flags, keys and defaults", () => {
+Deno.test("nsqlookupd table: Go nsqlookupd 1.3's flags, keys and defaults", () => {
   const expected: Record<string, [string, unknown]> = {
     "tcp-address": ["tcp_address", "0.0.0.0:4160"],
     "http-address": ["http_address", "0.0.0.0:4161"],

@@ -1,9 +1,10 @@
 /**
- * Cluster discovery end to end (issue 6; spec §2, §4.1, §4.10) with real processes on loopback:
- * nsqds register their topics and channels with every nsqlookupd, deregister on delete and on
- * death, re-register with a restarted lookupd, and lookupd tombstones hide a producer for the
- * tombstone lifetime. Also channel pre-creation: a topic created on nsqd starts with the channels
- * lookupd already knows, so messages published before any consumer are kept for them.
+ * Cluster discovery end to end (issue 6; docs/nsqlookupd.md, docs/nsqd.md#lookup-loop) with real
+ * processes on loopback: nsqds register their topics and channels with every nsqlookupd, deregister
+ * on delete and on death, re-register with a restarted lookupd, and lookupd tombstones hide a
+ * producer for the tombstone lifetime. Also channel pre-creation: a topic created on nsqd starts
+ * with the channels lookupd already knows, so messages published before any consumer are kept for
+ * them.
  */
 import assert from "node:assert/strict";
 import {

@@ -1,5 +1,5 @@
 /**
- * nsqd with a real auth server (spec §1.5 AUTH, §4.11): a Hono app on Deno.serve port 0 answers
+ * nsqd with a real auth server (docs/nsqd.md#auth): a Hono app on Deno.serve port 0 answers
  * `GET /auth?common_name=&remote_ip=&secret=&tls=` per secret and records every query. Covers
  * auth_required, E_AUTH_FIRST, the AUTH answer, allowed and denied PUB/MPUB/DPUB/SUB, AUTH twice,
  * no authorizations, TTL expiry re-queries, an auth server that is down or slow, AUTH without

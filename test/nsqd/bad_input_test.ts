@@ -1,8 +1,8 @@
 /**
- * Hostile and broken clients (spec §1.1, §1.2, §1.6): random bytes before and after the magic,
- * truncated commands, negative and huge sizes, garbage, a client that stops reading, and 10k
- * connections opened and dropped. After each, nsqd must have released every client and a normal
- * client must still publish and consume.
+ * Hostile and broken clients (https://nsq.io/clients/tcp_protocol_spec.html): random bytes before
+ * and after the magic, truncated commands, negative and huge sizes, garbage, a client that stops
+ * reading, and 10k connections opened and dropped. After each, nsqd must have released every client
+ * and a normal client must still publish and consume.
  */
 import assert from "node:assert/strict";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";

@@ -1,8 +1,8 @@
 /**
- * nsqd's snappy and deflate upgrades end to end (spec §1.5): alone and on top of TLS, with
- * codecs independent of lib/ (npm:snappystream, node:zlib), small and 1 MB messages, deflate
- * levels against --max-deflate-level, the both-compressions error, --snappy=false /
- * --deflate=false, and what /stats reports.
+ * nsqd's snappy and deflate upgrades end to end (docs/nsqd.md#identify-and-upgrades): alone and on
+ * top of TLS, with codecs independent of lib/ (npm:snappystream, node:zlib), small and 1 MB
+ * messages, deflate levels against --max-deflate-level, the both-compressions error, --snappy=false
+ * / --deflate=false, and what /stats reports.
  */
 import assert from "node:assert/strict";
 import { startNsqd, type TestNsqd, uniqueName } from "../_util/nsqd.ts";

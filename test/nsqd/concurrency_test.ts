@@ -2,7 +2,7 @@
  * Concurrency: 4 publishers × 50k messages (MPUB batches) into one topic with 3 channels, each
  * channel consumed by 4 connections with mixed RDY (1, 10, 100, 2500). Every channel must
  * receive every message at least once; a duplicate is only allowed if a timeout or requeue
- * happened in that channel (spec §4.1 fan-out, §4.19 at-least-once).
+ * happened in that channel (docs/nsqd.md#fan-out, #delivery-guarantees: at least once).
  *
  * The consumers here are lean raw-socket clients (one read → parse every frame → one write of
  * all FINs), since nsqd and the clients share one event loop in this process.

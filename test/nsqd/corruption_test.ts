@@ -1,7 +1,7 @@
 /**
- * Corrupt go-diskqueue segments (spec §4.3), with real `nsqd` processes: a channel's messages
- * spread over several 10 000-byte segment files; with nsqd stopped, one segment is cut in the
- * middle of a record and another gets a garbled length prefix. The restarted daemon logs the
+ * Corrupt go-diskqueue segments (docs/nsqd.md#disk-queue), with real `nsqd` processes: a channel's
+ * messages spread over several 10 000-byte segment files; with nsqd stopped, one segment is cut in
+ * the middle of a record and another gets a garbled length prefix. The restarted daemon logs the
  * corruption, renames both files `<file>.bad`, delivers every record before the damage and every
  * record of the intact files, and keeps serving.
  */

@@ -1,5 +1,5 @@
 /**
- * kill -9 in the middle of publishing (spec §4.2, §4.3, §4.18, §4.19), with real `nsqd`
+ * kill -9 in the middle of publishing (docs/nsqd.md#delivery-guarantees), with real `nsqd`
  * processes: the daemon restarts cleanly on the same data dir, and with --sync-every=1 and
  * --mem-queue-size=0 every acknowledged message is delivered afterwards. With the defaults
  * (memory first) a crash loses what sat in memory, as in NSQ; that case is measured and only
@@ -220,7 +220,7 @@ Deno.test({
   async fn() {
     // 25k acknowledged: with --mem-queue-size=10000 the channel keeps up to 10k in memory, the
     // rest goes to its disk queue; SIGKILL loses the memory part. NSQ's documented behaviour
-    // (spec §4.18, §4.19): only what reached the disk queue survives a hard crash.
+    // (docs/nsqd.md#delivery-guarantees): only what reached the disk queue survives a hard crash.
     const { log, got } = await crashAndRestart([], 25_000);
     const bodies = got.map((m) => td.decode(m.body));
     const received = new Set(bodies);

@@ -1,7 +1,8 @@
 /**
- * nsqd health (spec §3.2 `/ping`, §4.2): a failed disk-queue write makes nsqd unhealthy — `/ping`
- * answers 500 `NOK - <error>` and the publish fails with `E_PUB_FAILED` / `E_MPUB_FAILED` /
- * `E_DPUB_FAILED` — and the next successful write makes it healthy again.
+ * nsqd health (docs/nsqd.md#http-api `/ping`, #memory-and-disk-queues): a failed disk-queue write
+ * makes nsqd unhealthy — `/ping` answers 500 `NOK - <error>` and the publish fails with
+ * `E_PUB_FAILED` / `E_MPUB_FAILED` / `E_DPUB_FAILED` — and the next successful write makes it
+ * healthy again.
  *
  * How a write is made to fail (we run as root, so permissions do not stop writes): a directory
  * sits where the disk queue must create its next segment file, so opening it for writing fails

@@ -1,6 +1,6 @@
 /**
- * nsqd's HTTP API (spec §3.2), endpoint by endpoint: each success and each error status and
- * text nsq answers, against a real nsqd with its HTTP listener on 127.0.0.1 port 0.
+ * nsqd's HTTP API (docs/nsqd.md#http-api), endpoint by endpoint: each success and each error status
+ * and text nsq answers, against a real nsqd with its HTTP listener on 127.0.0.1 port 0.
  */
 import assert from "node:assert/strict";
 import type { NsqdOptions } from "../../lib/nsqd/options.ts";

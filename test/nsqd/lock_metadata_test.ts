@@ -1,9 +1,9 @@
 /**
- * The data-path lock (spec §4.9) and nsqd.dat (spec §4.8), with real `nsqd` processes: a second
- * nsqd on a data dir in use refuses to start and touches nothing; a corrupt nsqd.dat is a fatal
- * start-up error that leaves the file as it was; invalid names are skipped with a warning; and
- * an nsqd.dat plus go-diskqueue files written by hand the way Go nsqd writes them are loaded:
- * pause flags, channels, message ids, timestamps and attempts.
+ * The data-path lock (docs/nsqd.md#data-path-lock) and nsqd.dat (docs/nsqd.md#metadata), with real
+ * `nsqd` processes: a second nsqd on a data dir in use refuses to start and touches nothing; a
+ * corrupt nsqd.dat is a fatal start-up error that leaves the file as it was; invalid names are
+ * skipped with a warning; and an nsqd.dat plus go-diskqueue files written by hand the way Go nsqd
+ * writes them are loaded: pause flags, channels, message ids, timestamps and attempts.
  */
 import assert from "node:assert/strict";
 import { encodeSegment, metaPath, segmentPath } from "../_util/disk_files.ts";

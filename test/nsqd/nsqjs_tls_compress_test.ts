@@ -104,17 +104,19 @@ async function publishAndConsume(
     m.finish();
   });
   try {
-    // Both connections are up: check what nsqd negotiated with each.
+    // The Writer is ready and the Reader subscribed, so both finished IDENTIFY and every upgrade
+    // (nsqjs reports the Reader connected at TCP connect, before them): check what nsqd
+    // negotiated with each.
     await waitFor(() => s.nsqd.clients.size === 2, { message: "two clients" });
+    await waitFor(() => s.nsqd.getExistingTopic(topic)?.getExistingChannel("ch") !== undefined, {
+      message: "reader subscribed",
+    });
     for (const c of s.nsqd.clients.values()) {
       assert.equal(c.tls !== null, expect.tls, "tls");
       assert.equal(c.snappy, expect.snappy, "snappy");
       assert.equal(c.deflate, expect.deflate, "deflate");
       assert.equal(c.userAgent, "nsqjs/0.13.0");
     }
-    await waitFor(() => s.nsqd.getExistingTopic(topic)?.getExistingChannel("ch") !== undefined, {
-      message: "reader subscribed",
-    });
     await w.publish(topic, "hello");
     await w.publish(topic, big);
     await w.publish(topic, batch);

@@ -1,6 +1,7 @@
 /**
- * Protocol V2 wire tests, part 3 (spec §1.4, §1.5 SUB/RDY/FIN/REQ/TOUCH/CLS, §1.7, §4.1, §4.4,
- * §4.7, §4.15): subscribing, the RDY window, finishing, requeueing and touching messages,
+ * Protocol V2 wire tests, part 3 (SUB/RDY/FIN/REQ/TOUCH/CLS in
+ * https://nsq.io/clients/tcp_protocol_spec.html; docs/nsqd.md#fan-out, #in-flight-and-deferred,
+ * #ephemeral, #pause): subscribing, the RDY window, finishing, requeueing and touching messages,
  * message timeouts, CLS, fan-out, competing consumers, pause and ephemeral topics/channels.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Protocol V2 wire tests, part 1 (spec §1.1, §1.5 IDENTIFY, §1.6, §1.8, §1.9): the magic,
+ * Protocol V2 wire tests, part 1 (https://nsq.io/clients/tcp_protocol_spec.html): the magic,
  * IDENTIFY (plain and feature negotiation, every validation failure), heartbeats and the read
  * deadline, output buffering and sample_rate.
  */

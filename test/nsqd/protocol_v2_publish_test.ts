@@ -1,5 +1,5 @@
 /**
- * Protocol V2 wire tests, part 2 (spec §1.2, §1.5 PUB/MPUB/DPUB/NOP, §1.11): command framing,
+ * Protocol V2 wire tests, part 2 (https://nsq.io/clients/tcp_protocol_spec.html): command framing,
  * unknown and empty commands, the 16 KiB line limit, pipelining, every publish error text,
  * MPUB atomicity, name validation and Go `%q` quoting in error texts.
  */

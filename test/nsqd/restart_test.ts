@@ -1,5 +1,5 @@
 /**
- * A graceful exit loses nothing (spec §4.2, §4.3, §4.8, §4.18), with real `nsqd` processes:
+ * A graceful exit loses nothing (docs/nsqd.md#graceful-exit), with real `nsqd` processes:
  * 100k messages on a topic with two channels and --mem-queue-size=100 (so most of them live in
  * go-diskqueue files), a consumer holding some in flight and some deferred, a paused channel
  * and a paused topic; SIGTERM, then a second nsqd on the same data dir delivers every message

@@ -1,7 +1,7 @@
 /**
  * GET /stats against a scripted nsqd state: the JSON document has exactly the keys (in Go's
- * order), types and nesting of spec §3.3, and the text format's lines have the expected shapes.
- * Volatile values (times, ports, memory) are compared by type or pattern only.
+ * order), types and nesting of Go nsqd 1.3.0's (docs/nsqd.md#stats), and the text format's
+ * lines have the expected shapes. Volatile values (times, ports, memory) are compared by type or pattern only.
  *
  * The script: topics `a_*` (channels `ch_paused`, paused, and `ch_work`) and `b_*` (no channels);
  * a producer client publishing over TCP (MPUB + DPUB); a consumer on `ch_work` that FINs one
@@ -76,7 +76,7 @@ function checkShape(v: unknown, schema: Schema, path = "$"): void {
   for (const [k, s] of Object.entries(schema)) checkShape(obj[k], s as Schema, `${path}.${k}`);
 }
 
-// ---- spec §3.3, 1.3.0 field set --------------------------------------------------------------
+// ---- Go nsqd 1.3.0's field set (nsq's nsqd/stats.go, docs/nsqd.md#stats) ---------------------
 
 const E2E: Schema = {
   count: "number",
@@ -242,7 +242,7 @@ async function get(base: string, path: string): Promise<string> {
 
 // ---------------------------------------------------------------------------------------------
 
-Deno.test("/stats?format=json: keys, types and nesting of spec §3.3", async () => {
+Deno.test("/stats?format=json: keys, types and nesting of Go nsqd 1.3.0's document", async () => {
   await using sc = await scene();
   const doc = JSON.parse(await get(sc.base, "/stats?format=json"));
 

@@ -1,6 +1,6 @@
 /**
- * statsd end to end (spec §4.16): a running nsqd with a short --statsd-interval pushes its stats
- * to a UDP listener on 127.0.0.1; the lines carry the expanded prefix, counters as deltas
+ * statsd end to end (docs/nsqd.md#statsd): a running nsqd with a short --statsd-interval pushes its
+ * stats to a UDP listener on 127.0.0.1; the lines carry the expanded prefix, counters as deltas
  * between pushes and gauges as current values.
  */
 import assert from "node:assert/strict";

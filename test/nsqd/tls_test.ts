@@ -1,5 +1,5 @@
 /**
- * nsqd end to end over TLS (spec §1.5 IDENTIFY `tls_v1`, §1.10, §4.12): the in-band upgrade with
+ * nsqd end to end over TLS (IDENTIFY `tls_v1`, docs/nsqd.md#tls): the in-band upgrade with
  * an independent node:tls client, PUB/SUB/RDY/FIN of small and 1 MB messages, --tls-required
  * (true and tcp-https), client-certificate policies, TLS fields in /stats, and HTTPS.
  */
@@ -312,7 +312,7 @@ Deno.test("tls: --tls-client-auth-policy=require-verify accepts only CA-signed c
 
 Deno.test("tls: --tls-client-auth-policy=require wants some client cert, verified or not", async () => {
   // Go's tls.RequireAnyClientCert: a certificate must be sent but is not verified, so the
-  // self-signed foreign certificate is accepted (spec §4.12).
+  // self-signed foreign certificate is accepted (docs/nsqd.md#tls).
   await using s = await startNsqd(
     tlsOptions({ tlsClientAuthPolicy: "require", tlsRequired: TLS_REQUIRED }),
   );
