@@ -28,9 +28,11 @@
  * next file (writing too, when it was the write file), as go-diskqueue's handleReadError.
  *
  * Startup. Metadata is loaded (missing = fresh). A write file longer than `writePos` (an unsynced
- * tail) makes writing start at the next file while the reader salvages the old one up to its size;
- * so does one shorter than `writePos` (data lost to a power cut, or a cut file), which
- * go-diskqueue does not check. A torn last record is then a short record at the end of a completed
+ * tail) makes writing start at the next file while the reader salvages the old one up to its size,
+ * and so on past every later file that holds data (metadata never synced, or older than one file);
+ * a write file shorter than `writePos` with unread records (data lost to a power cut, or a cut
+ * file) does the same. go-diskqueue checks neither and writes over data or past a hole
+ * (docs/durability.md). A torn last record is then a short record at the end of a completed
  * file: logged, the file renamed `.bad`, every record before it delivered.
  * A depth that disagrees with the data is logged and corrected when the reader reaches the tail
  * (go-diskqueue's checkTailCorruption).
