@@ -19,8 +19,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "the daemon that manages topology information",
     run: async (args) => (await import("./lib/cli/nsqlookupd.ts")).run(args),
   },
+  nsqadmin: {
+    summary: "the web UI and admin API of a cluster",
+    run: async (args) => (await import("./lib/cli/nsqadmin.ts")).run(args),
+  },
   dev: {
-    summary: "nsqlookupd and nsqd in one process, for local development",
+    summary: "nsqlookupd, nsqd and nsqadmin in one process, for local development",
     run: async (args) => (await import("./lib/cli/dev.ts")).run(args),
   },
 };

@@ -1,7 +1,8 @@
 /**
- * `nsq dev` (`deno task start`): an nsqlookupd and an nsqd in one process, on 127.0.0.1 and the
- * default ports, the nsqd registered with the lookupd and storing data under ./data. Prints the
- * addresses and a `curl` to publish a first message; stops both on SIGINT / SIGTERM.
+ * `nsq dev` (`deno task start`): an nsqlookupd, an nsqd and an nsqadmin in one process, on
+ * 127.0.0.1 and the default ports, the nsqd registered with the lookupd and storing data under
+ * ./data, nsqadmin reading the lookupd. Prints the addresses, nsqadmin's URL and a `curl` to
+ * publish a first message; stops all three on SIGINT / SIGTERM.
  */
 import type { Daemon } from "../internal/daemon.ts";
 import { Logger, type LogLevel, type LogSink } from "../internal/log.ts";
@@ -9,6 +10,7 @@ import { joinHostPort } from "../internal/net_addr.ts";
 import { defaultNsqdOptions, type NsqdOptions } from "../nsqd/options.ts";
 import { optionGroup } from "../internal/options.ts";
 import { defaultNsqlookupdOptions, type NsqlookupdOptions } from "../nsqlookupd/options.ts";
+import { defaultNsqadminOptions, type NsqadminOptions } from "../nsqadmin/options.ts";
 import { validateNsqdOptions } from "./nsqd.ts";
 import { type Output, processOutput } from "./output.ts";
 import { type CommandSpec, parseCommandLine, VERSION_FLAG } from "./resolve.ts";
@@ -21,6 +23,8 @@ export interface DevOptions {
   httpAddress: string;
   lookupdTcpAddress: string;
   lookupdHttpAddress: string;
+  /** nsqadmin's HTTP address; empty runs no nsqadmin. */
+  adminHttpAddress: string;
   logLevel: LogLevel;
 }
 
@@ -31,6 +35,7 @@ export function defaultDevOptions(): DevOptions {
     httpAddress: "127.0.0.1:4151",
     lookupdTcpAddress: "127.0.0.1:4160",
     lookupdHttpAddress: "127.0.0.1:4161",
+    adminHttpAddress: "127.0.0.1:4171",
     logLevel: "info",
   };
 }
@@ -74,6 +79,14 @@ export const devCommand: CommandSpec<DevOptions> = {
         help: "<addr>:<port> nsqlookupd listens on for HTTP clients",
       },
     ]),
+    ...optionGroup<DevOptions>("nsqadmin", [
+      {
+        flag: "admin-http-address",
+        field: "adminHttpAddress",
+        kind: "string",
+        help: "<addr>:<port> nsqadmin listens on for HTTP clients (empty: no nsqadmin)",
+      },
+    ]),
     ...optionGroup<DevOptions>("logging", [
       {
         flag: "log-level",
@@ -102,10 +115,11 @@ export function boundAddress(daemon: unknown, kind: "tcp" | "http", configured: 
   return typeof v === "string" && v !== "" ? v : configured;
 }
 
-/** Factories for the two daemons (tests inject fakes). */
+/** Factories for the daemons (tests inject fakes; without `nsqadmin`, none is started). */
 export interface DevDaemons {
   nsqlookupd(opts: NsqlookupdOptions, logger: Logger): Daemon | Promise<Daemon>;
   nsqd(opts: NsqdOptions, logger: Logger): Daemon | Promise<Daemon>;
+  nsqadmin?(opts: NsqadminOptions, logger: Logger): Daemon | Promise<Daemon>;
 }
 
 const realDaemons: DevDaemons = {
@@ -117,22 +131,27 @@ const realDaemons: DevDaemons = {
     const { Nsqd } = await import("../nsqd/nsqd.ts");
     return new Nsqd(opts, logger);
   },
+  async nsqadmin(opts, logger) {
+    const { Nsqadmin } = await import("../nsqadmin/nsqadmin.ts");
+    return new Nsqadmin(opts, logger);
+  },
 };
 
 /**
- * nsqlookupd then nsqd, as one Daemon: start() starts the lookupd, points the nsqd at the
- * lookupd's bound TCP address and starts it; close() closes the nsqd first, then the lookupd;
- * `failed` settles when either fails.
+ * nsqlookupd, nsqd, then nsqadmin, as one Daemon: start() starts the lookupd, points the nsqd at
+ * the lookupd's bound TCP address and starts it, then nsqadmin over the lookupd's bound HTTP
+ * address; close() closes them in reverse order; `failed` settles when any fails.
  */
 export class DevCluster implements Daemon {
   readonly failed: Promise<Error>;
   /** Bound addresses once started. */
-  addresses = { nsqdTcp: "", nsqdHttp: "", lookupdTcp: "", lookupdHttp: "" };
+  addresses = { nsqdTcp: "", nsqdHttp: "", lookupdTcp: "", lookupdHttp: "", adminHttp: "" };
   #opts: DevOptions;
   #factories: DevDaemons;
   #sink: LogSink | undefined;
   #lookupd: Daemon | undefined;
   #nsqd: Daemon | undefined;
+  #admin: Daemon | undefined;
   #fail!: (e: Error) => void;
   #closing: Promise<void> | undefined;
 
@@ -189,14 +208,38 @@ export class DevCluster implements Daemon {
     await this.#nsqd.start();
     this.addresses.nsqdTcp = boundAddress(this.#nsqd, "tcp", o.tcpAddress);
     this.addresses.nsqdHttp = boundAddress(this.#nsqd, "http", o.httpAddress);
+
+    const makeAdmin = this.#factories.nsqadmin;
+    if (o.adminHttpAddress === "" || makeAdmin === undefined) return;
+    const lookupdHttp = this.addresses.lookupdHttp;
+    const adminOpts: NsqadminOptions = {
+      ...defaultNsqadminOptions(),
+      httpAddress: o.adminHttpAddress,
+      nsqlookupdHttpAddresses: [
+        joinHostPort(
+          dialableHost(lookupdHttp),
+          Number(lookupdHttp.slice(lookupdHttp.lastIndexOf(":") + 1)),
+        ),
+      ],
+      logLevel: o.logLevel,
+    };
+    const adminLogger = new Logger(adminOpts.logPrefix, o.logLevel, this.#sink);
+    this.#admin = await makeAdmin(adminOpts, adminLogger);
+    this.#watch(this.#admin, "nsqadmin");
+    await this.#admin.start();
+    this.addresses.adminHttp = boundAddress(this.#admin, "http", o.adminHttpAddress);
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
       try {
-        await this.#nsqd?.close();
+        await this.#admin?.close();
       } finally {
-        await this.#lookupd?.close();
+        try {
+          await this.#nsqd?.close();
+        } finally {
+          await this.#lookupd?.close();
+        }
       }
     })();
     return this.#closing;
@@ -207,13 +250,19 @@ export class DevCluster implements Daemon {
   }
 }
 
-/** The lines `nsq dev` prints once both daemons run. */
+/** The lines `nsq dev` prints once the daemons run. */
 export function devBanner(cluster: DevCluster, dataPath: string): string {
   const a = cluster.addresses;
-  const http = `${dialableHost(a.nsqdHttp)}:${a.nsqdHttp.slice(a.nsqdHttp.lastIndexOf(":") + 1)}`;
+  const dialable = (addr: string) =>
+    `${dialableHost(addr)}:${addr.slice(addr.lastIndexOf(":") + 1)}`;
+  const http = dialable(a.nsqdHttp);
+  const admin = a.adminHttp === ""
+    ? []
+    : [`nsqadmin    HTTP ${a.adminHttp}  open http://${dialable(a.adminHttp)}/`];
   return [
     `nsqlookupd  TCP ${a.lookupdTcp}  HTTP ${a.lookupdHttp}`,
     `nsqd        TCP ${a.nsqdTcp}  HTTP ${a.nsqdHttp}  data ${dataPath}`,
+    ...admin,
     ``,
     `Publish a message:`,
     `  curl -d hello 'http://${http}/pub?topic=test'`,

@@ -11,6 +11,7 @@ import {
   TLS_NOT_REQUIRED,
   TLS_REQUIRED,
 } from "../nsqd/options.ts";
+import { parseGossipKey } from "../nsqd/gossip.ts";
 import { runDaemonCommand, type RunDeps } from "./command.ts";
 import {
   type CliOutcome,
@@ -53,6 +54,28 @@ export function validateNsqdOptions(opts: NsqdOptions): string | undefined {
   }
   for (const p of opts.e2eProcessingLatencyPercentiles) {
     if (!(p > 0 && p <= 1)) return fail(`invalid E2E processing latency percentile: ${p}`);
+  }
+  const gossip = validateGossipOptions(opts);
+  if (gossip !== undefined) return fail(gossip);
+  return undefined;
+}
+
+/** The gossip flags (ours; NSQ's dev branch checks none of them). */
+function validateGossipOptions(opts: NsqdOptions): string | undefined {
+  if (opts.gossipAddress === "") return undefined;
+  if (!/^(\[.*\]|[^:]*):\d+$/.test(opts.gossipAddress)) {
+    return `--gossip-address "${opts.gossipAddress}" must be <addr>:<port>`;
+  }
+  if (!(opts.gossipProbeInterval > 0)) return "--gossip-probe-interval must be > 0";
+  if (!(opts.gossipSuspicionMult >= 1)) return "--gossip-suspicion-mult must be >= 1";
+  if (!(opts.gossipRegossipInterval > 0)) return "--gossip-regossip-interval must be > 0";
+  if (!(opts.gossipReapInterval > 0)) return "--gossip-reap-interval must be > 0";
+  if (opts.gossipSecretKey !== "") {
+    try {
+      parseGossipKey(opts.gossipSecretKey);
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
   return undefined;
 }

@@ -38,7 +38,8 @@ import type { Nsqd } from "./nsqd.ts";
 import { nsqdConfigValue, TLS_REQUIRED } from "./options.ts";
 import { osHostname } from "../internal/options.ts";
 import { processMetrics, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./prometheus.ts";
-import { renderStatsJson, renderStatsText } from "./stats.ts";
+import { marshalGoJson, renderStatsJson, renderStatsText, statsJsonValue } from "./stats.ts";
+import { addGossipRoutes, gossipStatsText } from "./gossip_http.ts";
 import { collectStats } from "./stats_collect.ts";
 import type { Topic } from "./topic.ts";
 
@@ -257,8 +258,13 @@ export function newNsqdHttpApp(nsqd: Nsqd, ports: NsqdHttpPorts): V1App {
   app.get("/ping", () => {
     const health = nsqd.getHealth();
     if (!nsqd.isHealthy()) throw new HttpError(500, health);
+    const gossip = nsqd.gossip?.unhealthy();
+    if (gossip) throw new HttpError(500, `NOK - ${gossip}`);
     return health;
   }, { plainText: true });
+
+  // Beyond Go 1.3 (NSQ's dev branch): nsqlookupd's read API, only with --gossip-address.
+  if (o.gossipAddress !== "") addGossipRoutes(app, nsqd);
 
   app.get("/info", () => ({
     version: NSQ_VERSION,
@@ -284,8 +290,12 @@ export function newNsqdHttpApp(nsqd: Nsqd, ports: NsqdHttpPorts): V1App {
       includeClients: boolParam(q.get("include_clients")),
       includeMem: boolParam(q.get("include_mem")),
     });
-    if (q.get("format") === "json") return new RawJson(renderStatsJson(stats));
-    return renderStatsText(stats, { startTimeMs: nsqd.startTime * 1000, nowMs: Date.now() });
+    if (q.get("format") === "json") {
+      if (nsqd.gossip === null) return new RawJson(renderStatsJson(stats));
+      return new RawJson(marshalGoJson({ ...statsJsonValue(stats), gossip: nsqd.gossip.stats() }));
+    }
+    return renderStatsText(stats, { startTimeMs: nsqd.startTime * 1000, nowMs: Date.now() }) +
+      gossipStatsText(nsqd);
   });
 
   // Beyond Go: Prometheus text of the same document (memory figures come from processMetrics).

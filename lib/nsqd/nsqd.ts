@@ -28,6 +28,7 @@ import { listen, type ListenAddress, parseListenAddress } from "../protocol/list
 import { loadFeatures } from "./features.ts";
 import { startNsqdHttp } from "./http.ts";
 import { LookupClient } from "./lookup.ts";
+import { NsqdGossip } from "./gossip.ts";
 import { startNsqdStatsd } from "./stats_collect.ts";
 import { osHostname } from "../internal/options.ts";
 
@@ -82,6 +83,8 @@ export class Nsqd implements Daemon {
   /** Unix seconds of start(). */
   startTime = 0;
   lookup: LookupNotifier | null = null;
+  /** Serf gossip (--gossip-address), null when off. */
+  gossip: NsqdGossip | null = null;
   features: NsqdFeatures = {
     tls: false,
     upgrade: () => Promise.reject(new Error("upgrades are not available")),
@@ -186,6 +189,7 @@ export class Nsqd implements Daemon {
       this.httpsAddress = http.httpsAddress;
       this.#scanTimer = setInterval(() => this.#scan(), this.opts.queueScanInterval);
       this.#startLookup();
+      if (this.opts.gossipAddress !== "") await this.#startGossip();
       startNsqdStatsd(this, this.httpPort);
     } catch (err) {
       // A failed start cleans up here and leaves close() a no-op: it must not persist metadata
@@ -231,6 +235,23 @@ export class Nsqd implements Daemon {
       maxBodySize: o.maxBodySize,
     });
     this.lookup.setAddresses(o.nsqlookupdTcpAddresses);
+  }
+
+  /** Joins the Serf cluster (lib/nsqd/gossip.ts); closed first on exit, with a leave. */
+  async #startGossip(): Promise<void> {
+    const o = this.opts;
+    const gossip = new NsqdGossip({
+      opts: o,
+      logger: this.logger,
+      hostname: osHostname(),
+      tcpPort: o.broadcastTcpPort || this.tcpPort,
+      httpPort: o.broadcastHttpPort || this.httpPort,
+      httpsPort: Number(/:(\d+)$/.exec(this.httpsAddress)?.[1] ?? 0),
+      registrations: () => this.#registrations(),
+    });
+    await gossip.start();
+    this.gossip = gossip;
+    this.addSubsystem("gossip", () => gossip.close());
   }
 
   /** What lookupds must know after a (re)connect: topics without channels, and every channel. */
@@ -521,6 +542,7 @@ export class Nsqd implements Daemon {
     this.topics.set(name, t);
     this.logger.info(`TOPIC(${name}): created`);
     this.lookup?.register(name);
+    this.gossip?.register(name);
     if (!t.ephemeral) this.#schedulePersist();
     if (this.#loading) return t;
     if (this.lookup === null || this.opts.nsqlookupdTcpAddresses.length === 0) {
@@ -563,8 +585,10 @@ export class Nsqd implements Daemon {
     for (const c of t.channels.values()) {
       for (const client of c.clients.values()) client.close();
       this.lookup?.unregister(name, c.name);
+      this.gossip?.unregister(name, c.name);
     }
     this.lookup?.unregister(name);
+    this.gossip?.unregister(name);
     this.track(name, t.delete());
     if (!t.ephemeral) this.#schedulePersist();
     return true;
@@ -599,11 +623,13 @@ export class Nsqd implements Daemon {
 
   notifyChannelCreated(t: Topic, c: Channel): void {
     this.lookup?.register(t.name, c.name);
+    this.gossip?.register(t.name, c.name);
     if (!c.ephemeral) this.#schedulePersist();
   }
 
   notifyChannelDeleted(t: Topic, c: Channel): void {
     this.lookup?.unregister(t.name, c.name);
+    this.gossip?.unregister(t.name, c.name);
     if (!c.ephemeral) this.#schedulePersist();
   }
 

@@ -108,6 +108,17 @@ export interface NsqdOptions {
   deflate: boolean;
   maxDeflateLevel: number;
   snappy: boolean;
+
+  // gossip (NSQ's dev branch; off unless --gossip-address is set)
+  gossipAddress: string;
+  gossipSeedAddresses: string[];
+  gossipRegossipInterval: number;
+  gossipProbeInterval: number;
+  gossipSuspicionMult: number;
+  gossipReapInterval: number;
+  gossipReconnectTimeout: number;
+  /** Base64 AES key (16, 24 or 32 bytes) encrypting gossip, as `serf agent -encrypt`. */
+  gossipSecretKey: string;
 }
 
 /** Every default, as Go nsqd 1.3.0's NewOptions() sets them. */
@@ -178,6 +189,15 @@ export function defaultNsqdOptions(): NsqdOptions {
     deflate: true,
     maxDeflateLevel: 6,
     snappy: true,
+
+    gossipAddress: "",
+    gossipSeedAddresses: [],
+    gossipRegossipInterval: 60_000,
+    gossipProbeInterval: 1_000,
+    gossipSuspicionMult: 5,
+    gossipReapInterval: 15_000,
+    gossipReconnectTimeout: 60 * 60_000,
+    gossipSecretKey: "",
   };
 }
 
@@ -526,6 +546,59 @@ export const nsqdOptionTable: readonly OptionSpec<NsqdOptions>[] = [
       field: "snappy",
       kind: "bool",
       help: "enable snappy feature negotiation (client compression)",
+    },
+  ]),
+  // NSQ's dev branch (nsqd/gossip.go): Serf gossip between nsqd (docs/gossip.md).
+  ...optionGroup<NsqdOptions>("gossip options", [
+    {
+      flag: "gossip-address",
+      field: "gossipAddress",
+      kind: "string",
+      help: "<addr>:<port> to listen on for gossip (reasonable default: 0.0.0.0:7946)",
+    },
+    {
+      flag: "gossip-seed-address",
+      field: "gossipSeedAddresses",
+      kind: "stringList",
+      help:
+        "TCP address of an nsqd serving as a seed node to bootstrap gossip protocol (may be given multiple times)",
+    },
+    {
+      flag: "gossip-regossip-interval",
+      field: "gossipRegossipInterval",
+      kind: "duration",
+      help: "how often node will re-gossip topic and channel information with known peers",
+    },
+    {
+      flag: "gossip-probe-interval",
+      field: "gossipProbeInterval",
+      kind: "duration",
+      help: "how often a gossip member probes another for failure detection",
+    },
+    {
+      flag: "gossip-suspicion-mult",
+      field: "gossipSuspicionMult",
+      kind: "int",
+      help:
+        "suspicion timeout multiplier (a suspect is declared failed after mult * probe interval)",
+    },
+    {
+      flag: "gossip-reap-interval",
+      field: "gossipReapInterval",
+      kind: "duration",
+      help: "how often failed and left gossip members are reaped",
+    },
+    {
+      flag: "gossip-reconnect-timeout",
+      field: "gossipReconnectTimeout",
+      kind: "duration",
+      help: "how long a failed gossip member is retried before it is reaped",
+    },
+    {
+      flag: "gossip-secret-key",
+      field: "gossipSecretKey",
+      kind: "string",
+      help: "base64 AES key (16, 24 or 32 bytes, as 'serf keygen' makes) to encrypt gossip",
     },
   ]),
 ];

@@ -21,7 +21,8 @@
 import { Buffer } from "node:buffer";
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { Duplex } from "node:stream";
-import { type PeerCertificate, rootCertificates, TLSSocket } from "node:tls";
+import { connect as tlsConnect, type PeerCertificate, rootCertificates, TLSSocket } from "node:tls";
+import { SocketTransport } from "./socket_transport.ts";
 import { type Transport, writeAll } from "./transport.ts";
 
 /** nsqd's `--tls-client-auth-policy` values ("" = no client certificate requested). */
@@ -143,123 +144,27 @@ class TransportDuplex extends Duplex {
 }
 
 /**
- * A Transport over an established server-side TLS socket.
- *
- * Reads are served from decrypted chunks queued by the socket's 'data' events; the socket is
- * paused while more than 256 KiB wait, so a slow reader applies backpressure to the peer.
- * `write` resolves once the TLS layer has taken the bytes (the caller may then reuse them).
+ * A Transport over an established TLS socket (server side over a {@link TransportDuplex}, or
+ * client side over a node:net socket); see {@link SocketTransport} for reads and writes.
  */
-export class TlsTransport implements Transport {
+export class TlsTransport extends SocketTransport {
   /** Negotiated parameters, for client stats and auth (`common_name`). */
   readonly state: TlsState;
-  #socket: TLSSocket;
-  #duplex: TransportDuplex;
-  #queue: Uint8Array[] = [];
-  #head = 0;
-  #headOff = 0;
-  #queued = 0;
-  #paused = false;
-  #ended = false;
-  #error: Error | null = null;
-  #wake: (() => void) | null = null;
-  #closed = false;
+  #under: { closeTransport(): void } | null;
 
-  /** @internal Created by {@link upgradeTlsServer}. */
-  constructor(socket: TLSSocket, duplex: TransportDuplex, state: TlsState) {
-    this.#socket = socket;
-    this.#duplex = duplex;
+  /** @internal Created by {@link upgradeTlsServer} and {@link upgradeTlsClient}. */
+  constructor(socket: TLSSocket, under: { closeTransport(): void } | null, state: TlsState) {
+    super(socket);
+    this.#under = under;
     this.state = state;
-    socket.on("data", (chunk: Uint8Array) => {
-      this.#queue.push(chunk);
-      this.#queued += chunk.length;
-      if (this.#queued > HIGH_WATER && !this.#paused) {
-        this.#paused = true;
-        socket.pause();
-      }
-      this.#notify();
-    });
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    socket.on("close", () => {
-      this.#ended = true;
-      this.#notify();
-    });
-    socket.on("error", (err: Error) => {
-      this.#error ??= err;
-      this.#notify();
-    });
-  }
-
-  #notify() {
-    const wake = this.#wake;
-    if (wake) {
-      this.#wake = null;
-      wake();
-    }
-  }
-
-  /** Reads decrypted bytes; null once the peer closed and everything was read. */
-  async read(p: Uint8Array): Promise<number | null> {
-    if (p.length === 0) return 0;
-    for (;;) {
-      if (this.#head < this.#queue.length) return this.#take(p);
-      if (this.#closed || this.#ended) return null;
-      if (this.#error) throw this.#error;
-      await new Promise<void>((resolve) => this.#wake = resolve);
-    }
-  }
-
-  #take(p: Uint8Array): number {
-    let n = 0;
-    while (n < p.length && this.#head < this.#queue.length) {
-      const chunk = this.#queue[this.#head];
-      const k = Math.min(p.length - n, chunk.length - this.#headOff);
-      p.set(chunk.subarray(this.#headOff, this.#headOff + k), n);
-      n += k;
-      this.#headOff += k;
-      if (this.#headOff === chunk.length) {
-        this.#head++;
-        this.#headOff = 0;
-      }
-    }
-    if (this.#head === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 64) {
-      this.#queue.splice(0, this.#head);
-      this.#head = 0;
-    }
-    this.#queued -= n;
-    if (this.#paused && this.#queued <= LOW_WATER) {
-      this.#paused = false;
-      this.#socket.resume();
-    }
-    return n;
-  }
-
-  /** Encrypts and sends all of `p`; resolves with p.length. */
-  write(p: Uint8Array): Promise<number> {
-    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("TLS transport is closed"));
-    if (this.#error) return Promise.reject(this.#error);
-    return new Promise((resolve, reject) => {
-      this.#socket.write(p, (err?: Error | null) => err ? reject(err) : resolve(p.length));
-    });
   }
 
   /** Closes the TLS socket and the connection under it; pending reads resolve null. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#socket.destroy();
-    this.#duplex.closeTransport();
-    this.#notify();
+  override close(): void {
+    super.close();
+    this.#under?.closeTransport();
   }
 }
-
-const HIGH_WATER = 256 * 1024;
-const LOW_WATER = 64 * 1024;
 
 /**
  * Runs a TLS server handshake on `conn` (a `Deno.Conn` or any Transport) and enforces the client
@@ -504,4 +409,114 @@ export async function loadTlsConfig(
     }
   }
   return { cert, key, ca };
+}
+
+/** Options of {@link upgradeTlsClient} (go-nsq's `tls_*` options). */
+export interface TlsClientUpgradeOptions {
+  /** Name the server certificate must carry (go-nsq uses the host of the nsqd address). */
+  serverName?: string;
+  /** CA bundles (PEM) the server certificate must chain to; the system roots when absent. */
+  ca?: string[];
+  /** Client certificate chain and key (PEM), for nsqd's `--tls-client-auth-policy`. */
+  cert?: string;
+  key?: string;
+  /** Accept any server certificate (go-nsq's `tls_insecure_skip_verify`). */
+  insecureSkipVerify?: boolean;
+  /** Lowest TLS version to accept (`tls1.0` ... `tls1.3`; default `tls1.2`, Deno's floor). */
+  minVersion?: TlsMinVersion;
+  /** Bytes already read from the connection that belong to the TLS stream. */
+  initial?: Uint8Array;
+  /** Deadline for the handshake; default 5000 ms. */
+  handshakeTimeoutMs?: number;
+}
+
+/**
+ * Runs a TLS client handshake on `conn` (the IDENTIFY `tls_v1` upgrade, as go-nsq's
+ * `upgradeTLS`). `conn` must be a {@link SocketTransport} over a node:net socket: Deno's
+ * node:tls runs a client handshake only on a real socket (and `Deno.startTls` cannot present a
+ * client certificate nor skip verification). Resolves with a Transport for the encrypted
+ * stream; on failure or timeout it closes the socket and rejects with an Error naming the cause.
+ */
+export function upgradeTlsClient(
+  conn: Transport,
+  opts: TlsClientUpgradeOptions = {},
+): Promise<TlsTransport> {
+  if (!(conn instanceof SocketTransport)) {
+    conn.close();
+    return Promise.reject(new TypeError("TLS client upgrade needs a node:net socket transport"));
+  }
+  const raw = conn.detach();
+  if (opts.initial && opts.initial.length > 0) raw.unshift(opts.initial);
+  let socket: TLSSocket;
+  try {
+    const minVersion = MIN_VERSIONS[opts.minVersion ?? "tls1.2"];
+    if (!minVersion) throw new RangeError(`Unknown TLS min version ${opts.minVersion}`);
+    const name = opts.serverName ?? "";
+    socket = tlsConnect({
+      socket: raw,
+      host: name,
+      servername: name !== "" && !isIpLiteral(name) ? name : undefined,
+      ca: opts.ca && opts.ca.length > 0 ? opts.ca : undefined,
+      cert: opts.cert,
+      key: opts.key,
+      rejectUnauthorized: !opts.insecureSkipVerify,
+      minVersion,
+    });
+  } catch (err) {
+    raw.destroy();
+    return Promise.reject(err);
+  }
+  const timeoutMs = opts.handshakeTimeoutMs ?? 5000;
+  return new Promise<TlsTransport>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      raw.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(
+      () => fail(new Error(`TLS handshake timed out after ${timeoutMs}ms`)),
+      timeoutMs,
+    );
+    // Keep a listener for the socket's whole life: an unheard 'error' would crash the process.
+    socket.on("error", (err: Error) => fail(new Error(`TLS handshake failed: ${err.message}`)));
+    raw.on("error", () => {});
+    const onClose = () => fail(new Error("TLS handshake failed: connection closed"));
+    socket.once("close", onClose);
+    socket.once("secureConnect", () => {
+      if (settled) return;
+      if (!opts.insecureSkipVerify && socket.authorized === false) {
+        return fail(
+          new Error(`TLS handshake failed: ${socket.authorizationError ?? "unauthorized"}`),
+        );
+      }
+      settled = true;
+      clearTimeout(timer);
+      socket.off("close", onClose);
+      const cipher = socket.getCipher();
+      const protocol = socket.getProtocol() ?? "";
+      let peer: PeerCertificate | undefined;
+      try {
+        peer = socket.getPeerCertificate();
+      } catch {
+        peer = undefined;
+      }
+      resolve(
+        new TlsTransport(socket, { closeTransport: () => raw.destroy() }, {
+          version: VERSION_NAMES[protocol] ?? protocol,
+          cipherSuite: cipher?.standardName || cipher?.name || "",
+          negotiatedProtocol: "",
+          negotiatedProtocolIsMutual: true,
+          peerCommonName: commonName(peer),
+        }),
+      );
+    });
+  });
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^[0-9.]+$/.test(host) || host.includes(":");
 }

@@ -151,6 +151,7 @@ Deno.test("dev: a failing nsqd start closes the lookupd", async () => {
         httpAddress: "127.0.0.1:0",
         lookupdTcpAddress: "127.0.0.1:0",
         lookupdHttpAddress: "127.0.0.1:0",
+        adminHttpAddress: "",
         logLevel: "info",
       },
       {

@@ -232,7 +232,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "nsq dev: lookupd and nsqd in one process, banner, SIGINT → exit 0",
+  name: "nsq dev: lookupd, nsqd and nsqadmin in one process, banner, SIGINT → exit 0",
   ignore: !HAVE_NSQD || !HAVE_NSQLOOKUPD,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "nsq_cli_dev_" });
@@ -243,6 +243,7 @@ Deno.test({
       "--http-address=127.0.0.1:0",
       "--lookupd-tcp-address=127.0.0.1:0",
       "--lookupd-http-address=127.0.0.1:0",
+      "--admin-http-address=127.0.0.1:0",
     ]);
     try {
       await waitFor(() => proc.stdout.includes("curl -d hello"), {
@@ -253,6 +254,9 @@ Deno.test({
       const nsqd = proc.stdout.match(/nsqd {8}TCP (\S+)/)![1];
       assert.ok(await canConnect(lookupd));
       assert.ok(await canConnect(nsqd));
+      const admin = proc.stdout.match(/nsqadmin {4}HTTP \S+ {2}open (http:\/\/\S+)/)![1];
+      const ping = await fetch(`${admin}ping`);
+      assert.equal(await ping.text(), "OK");
       assert.equal((await Deno.stat(`${dir}/data`)).isDirectory, true);
       assert.match(proc.stderr, /^\[nsqlookupd\] /m);
       assert.match(proc.stderr, /^\[nsqd\] /m);

@@ -80,6 +80,15 @@ const SPEC_FLAGS: Record<string, [string, unknown]> = {
   "deflate": ["deflate", true],
   "max-deflate-level": ["max_deflate_level", 6],
   "snappy": ["snappy", true],
+  // gossip: NSQ's dev-branch flags, and its options we expose as flags (docs/gossip.md)
+  "gossip-address": ["gossip_address", ""],
+  "gossip-seed-address": ["gossip_seed_address", []],
+  "gossip-regossip-interval": ["gossip_regossip_interval", 60_000],
+  "gossip-probe-interval": ["gossip_probe_interval", 1000],
+  "gossip-suspicion-mult": ["gossip_suspicion_mult", 5],
+  "gossip-reap-interval": ["gossip_reap_interval", 15_000],
+  "gossip-reconnect-timeout": ["gossip_reconnect_timeout", 3_600_000],
+  "gossip-secret-key": ["gossip_secret_key", ""],
 };
 
 Deno.test("nsqd table: every spec flag with its config key and default, nothing else", () => {
