@@ -13,7 +13,11 @@ interface Command {
 export const COMMANDS: Readonly<Record<string, Command>> = {
   nsqd: {
     summary: "the daemon that receives, queues and delivers messages",
-    run: async (args) => (await import("./lib/cli/nsqd.ts")).run(args),
+    run: async (args) => {
+      // V8 heap settings are fixed at start-up: re-executes itself with them when needed.
+      (await import("./lib/cli/v8_flags.ts")).ensureV8Flags();
+      return (await import("./lib/cli/nsqd.ts")).run(args);
+    },
   },
   nsqlookupd: {
     summary: "the daemon that manages topology information",
@@ -25,7 +29,10 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   dev: {
     summary: "nsqlookupd, nsqd and nsqadmin in one process, for local development",
-    run: async (args) => (await import("./lib/cli/dev.ts")).run(args),
+    run: async (args) => {
+      (await import("./lib/cli/v8_flags.ts")).ensureV8Flags();
+      return (await import("./lib/cli/dev.ts")).run(args);
+    },
   },
 };
 

@@ -36,8 +36,6 @@ import type { LatencyResult } from "./bench_latency.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO = Deno.execPath();
-/** nsqd's default V8 flags: a 1 MB young generation cuts peak RSS ~30% at equal throughput. */
-const NSQD_V8_FLAGS = "--max-semi-space-size=1";
 
 /** Go nsqd 1.3.0 on this machine kind (2 cores), for the table. */
 const GO_REFERENCE: Record<string, string> = {
@@ -55,9 +53,9 @@ type ScenarioId = typeof ALL_SCENARIOS[number];
 let settleMs = 15_000;
 
 /** Aborted on SIGINT/SIGTERM: every wait gives up, every `finally` kills its children. */
-const stopper = new AbortController();
+export const stopper = new AbortController();
 
-function log(msg: string): void {
+export function log(msg: string): void {
   console.error(`[bench] ${msg}`);
 }
 
@@ -69,7 +67,7 @@ function log(msg: string): void {
 const liveChildren = new Set<Child>();
 
 /** A running child with its stdout/stderr collected. */
-class Child {
+export class Child {
   readonly name: string;
   readonly proc: Deno.ChildProcess;
   stdout = "";
@@ -78,10 +76,24 @@ class Child {
   #status: Deno.CommandStatus | null = null;
   readonly exited: Promise<Deno.CommandStatus>;
 
-  constructor(name: string, args: string[]) {
+  /**
+   * Runs `deno <args>`, or `<cmd> <args>` when `cmd` is given; `env` adds variables. With
+   * `maxFiles` the child starts through `sh` with `ulimit -n` raised to its hard limit (the same
+   * pid: `sh` execs it).
+   */
+  constructor(
+    name: string,
+    args: string[],
+    opts: { cmd?: string; env?: Record<string, string>; maxFiles?: boolean } = {},
+  ) {
     this.name = name;
-    this.proc = new Deno.Command(DENO, {
-      args,
+    const cmd = opts.cmd ?? DENO;
+    const [file, argv] = opts.maxFiles
+      ? ["/bin/sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", cmd, ...args]]
+      : [cmd, args];
+    this.proc = new Deno.Command(file, {
+      args: argv,
+      env: opts.env,
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",
@@ -146,7 +158,11 @@ class Child {
 /**
  * `p` or null after `ms`; with `abortable` (default) also rejects when the bench is interrupted.
  */
-async function raceTimeout<T>(p: Promise<T>, ms: number, abortable = true): Promise<T | null> {
+export async function raceTimeout<T>(
+  p: Promise<T>,
+  ms: number,
+  abortable = true,
+): Promise<T | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
   const timeout = new Promise<null>((resolve, reject) => {
@@ -165,7 +181,7 @@ async function raceTimeout<T>(p: Promise<T>, ms: number, abortable = true): Prom
   }
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return raceTimeout(new Promise<never>(() => {}), ms).then(() => {});
 }
 
@@ -174,7 +190,7 @@ function sleep(ms: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 /** A free 127.0.0.1 port (bound then released). */
-function freePort(): number {
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -182,7 +198,7 @@ function freePort(): number {
 }
 
 /** /proc/<pid>/status fields in kB. */
-function procStatusKb(pid: number, field: "VmHWM" | "VmRSS"): number {
+export function procStatusKb(pid: number, field: "VmHWM" | "VmRSS"): number {
   try {
     const text = Deno.readTextFileSync(`/proc/${pid}/status`);
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
@@ -195,7 +211,7 @@ function procStatusKb(pid: number, field: "VmHWM" | "VmRSS"): number {
 const CLK_TCK = 100; // Linux USER_HZ
 
 /** utime + stime of `pid` in seconds. */
-function procCpuSeconds(pid: number): number {
+export function procCpuSeconds(pid: number): number {
   try {
     const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
@@ -206,7 +222,7 @@ function procCpuSeconds(pid: number): number {
 }
 
 /** A fresh nsqd child with a temp data dir; `close()` stops it and removes the dir. */
-class NsqdUnderTest {
+export class NsqdUnderTest {
   readonly child: Child;
   readonly tcpAddress: string;
   readonly httpAddress: string;
@@ -221,32 +237,41 @@ class NsqdUnderTest {
     this.dataPath = dataPath;
   }
 
-  static async start(extraArgs: string[] = []): Promise<NsqdUnderTest> {
+  /**
+   * Starts our nsqd (`deno run -A main.ts nsqd`), or the nsqd executable `binary` (e.g. Go's)
+   * when given, on free 127.0.0.1 ports with a temp data dir and `ulimit -n` at its hard limit.
+   */
+  static async start(extraArgs: string[] = [], binary?: string): Promise<NsqdUnderTest> {
     for (let attempt = 0;; attempt++) {
       const dataPath = Deno.makeTempDirSync({ prefix: "nsq_bench_" });
       const tcp = `127.0.0.1:${freePort()}`;
       const http = `127.0.0.1:${freePort()}`;
-      // The V8 flags nsqd ships with (deno.json's start and compile tasks); override with
-      // NSQ_BENCH_V8_FLAGS ("" for V8's defaults).
-      const v8 = Deno.env.get("NSQ_BENCH_V8_FLAGS") ?? NSQD_V8_FLAGS;
-      const child = new Child("nsqd", [
-        "run",
-        "-A",
-        ...(v8 ? [`--v8-flags=${v8}`] : []),
-        "main.ts",
-        "nsqd",
+      const common = [
         "--tcp-address",
         tcp,
         "--http-address",
         http,
-        "--https-address",
-        "",
         "--data-path",
         dataPath,
         "--log-level",
         "warn",
-        ...extraArgs,
-      ]);
+      ];
+      // Our nsqd: with NSQ_BENCH_V8_FLAGS set, those V8 flags; otherwise what `deno run -A
+      // main.ts nsqd` does by itself.
+      const v8 = Deno.env.get("NSQ_BENCH_V8_FLAGS");
+      const child = binary
+        ? new Child("go-nsqd", [...common, ...extraArgs], { cmd: binary, maxFiles: true })
+        : new Child("nsqd", [
+          "run",
+          "-A",
+          ...(v8 ? [`--v8-flags=${v8}`] : []),
+          "main.ts",
+          "nsqd",
+          ...common,
+          "--https-address",
+          "",
+          ...extraArgs,
+        ], { maxFiles: true });
       const n = new NsqdUnderTest(child, tcp, http, dataPath);
       try {
         await n.#waitUp();
@@ -358,7 +383,7 @@ class NsqdUnderTest {
 // ---------------------------------------------------------------------------------------------
 
 /** One parsed NSQ result line. */
-interface ToolResult {
+export interface ToolResult {
   opsPerSec: number;
   mbPerSec: number;
   durationText: string;
@@ -368,7 +393,7 @@ interface ToolResult {
 
 const RESULT_RE = /duration: (\S+) - ([\d.]+|NaN|[+-]Inf)mb\/s - ([\d.]+|NaN|[+-]Inf)ops\/s/;
 
-function parseToolOutput(name: string, child: Child, st: Deno.CommandStatus): ToolResult {
+export function parseToolOutput(name: string, child: Child, st: Deno.CommandStatus): ToolResult {
   const text = child.stderr + child.stdout;
   const m = RESULT_RE.exec(text);
   if (!st.success || !m) {
@@ -386,7 +411,11 @@ function parseToolOutput(name: string, child: Child, st: Deno.CommandStatus): To
 }
 
 /** Runs a bench tool script to completion and parses its result line. */
-async function runTool(script: string, args: string[], runforMs: number): Promise<ToolResult> {
+export async function runTool(
+  script: string,
+  args: string[],
+  runforMs: number,
+): Promise<ToolResult> {
   const child = new Child(script, ["run", "-A", `scripts/${script}`, ...args]);
   try {
     const st = await child.wait(runforMs + 60_000);
@@ -399,7 +428,7 @@ async function runTool(script: string, args: string[], runforMs: number): Promis
 }
 
 /** A start time `aheadMs` from now, rounded up to a whole second, and its `--deadline` text. */
-function nextDeadline(aheadMs: number): { atMs: number; text: string } {
+export function nextDeadline(aheadMs: number): { atMs: number; text: string } {
   const atMs = Math.ceil((Date.now() + aheadMs) / 1000) * 1000;
   return { atMs, text: new Date(atMs).toISOString().slice(0, 19).replace("T", " ") };
 }
@@ -425,13 +454,13 @@ function ownCpuSeconds(): Map<number, number> {
 }
 
 /** CPU use in a window, in cores: nsqd's, and everything not started by this bench. */
-interface CpuUse {
+export interface CpuUse {
   nsqd: number;
   other: number;
 }
 
 /** Measures {@linkcode CpuUse} from `start()` to `read()`. */
-class CpuMeter {
+export class CpuMeter {
   readonly nsqdPid: number;
   #sys0 = 0;
   #own0 = new Map<number, number>();
@@ -466,21 +495,21 @@ class CpuMeter {
 }
 
 /** Measures {@linkcode CpuUse} over [atMs, atMs + durationMs] (epoch ms). */
-async function cpuWindow(pid: number, atMs: number, durationMs: number): Promise<CpuUse> {
+export async function cpuWindow(pid: number, atMs: number, durationMs: number): Promise<CpuUse> {
   await sleep(atMs - Date.now());
   const meter = new CpuMeter(pid);
   await sleep(durationMs);
   return meter.read();
 }
 
-const NO_CPU: CpuUse = { nsqd: NaN, other: NaN };
+export const NO_CPU: CpuUse = { nsqd: NaN, other: NaN };
 
 /**
  * Waits (up to `maxMs`) until processes other than this bench's use less than a quarter of a
  * core over one second, so a scenario does not start in the middle of someone else's burst.
  * Returns the last measured other load (cores).
  */
-async function settle(maxMs: number): Promise<number> {
+export async function settle(maxMs: number): Promise<number> {
   const end = performance.now() + maxMs;
   for (;;) {
     const meter = new CpuMeter(-1);
@@ -586,11 +615,11 @@ function fmtOps(ops: number): string {
   return `${Math.round(ops).toLocaleString("en-US")} msgs/s`;
 }
 
-function fmtMb(mb: number): string {
+export function fmtMb(mb: number): string {
   return Number.isFinite(mb) ? `${mb.toFixed(1)} MB` : "n/a";
 }
 
-function fmtPct(frac: number): string {
+export function fmtPct(frac: number): string {
   return Number.isFinite(frac) ? `${Math.round(frac * 100)}%` : "n/a";
 }
 
@@ -1007,11 +1036,17 @@ function renderTable(rows: Row[]): string {
 function usage(): string {
   return `Usage: deno task bench [--quick] [--runfor 10s] [--rate 20000] [--settle 15s] [--only ${
     ALL_SCENARIOS.join(",")
-  }]`;
+  }]
+       deno task bench --compare <nsqd binary> [--go-bench-bin <dir>] [--quick | --runfor 5s]
+                       [--rate 20000] [--settle 3s] [--only mem,disk,pubsub,mpub1.c1,...]`;
 }
 
 async function main(args: string[]): Promise<number> {
   if (args[0] === "--http-client") return await httpClientMain(args.slice(1));
+  if (args.includes("--compare")) {
+    const { compareMain } = await import("./bench_compare.ts");
+    return await compareMain(args);
+  }
   let runfor = "10s";
   let rate = 20_000;
   let only = new Set<ScenarioId>(ALL_SCENARIOS);
@@ -1103,10 +1138,10 @@ async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (err) {
+  // No top-level await: scripts/bench_compare.ts (loaded by `--compare`) imports this module,
+  // which must finish evaluating first.
+  main(Deno.args).then((code) => Deno.exit(code), (err) => {
     console.error(`[bench] ${err instanceof Error ? err.message : err}`);
     Deno.exit(1);
-  }
+  });
 }

@@ -13,6 +13,7 @@
  *
  * Usage: deno run -A scripts/bench_writer.ts [--nsqd-tcp-address 127.0.0.1:4150] [--runfor 10s]
  *        [--topic sub_bench] [--size 200] [--batch-size 200] [--concurrency N] [--deadline ...]
+ *        [--command MPUB|PUB|DPUB] [--defer 60000]
  *
  * @module
  */
@@ -101,12 +102,21 @@ export class ResponseReader {
 export interface WriterOptions extends ClientOptions {
   /** `--batch-size`: messages per MPUB, 200. */
   batchSize: number;
+  /**
+   * `--command` (our addition): `MPUB` (NSQ's loop), or `PUB` / `DPUB` for one message per
+   * command and round trip (then `--batch-size` is ignored).
+   */
+  command: "MPUB" | "PUB" | "DPUB";
+  /** `--defer` (our addition): DPUB's defer time in ms, 60000. */
+  deferMs: number;
 }
 
 /** NSQ's bench_writer defaults. */
 export const WRITER_DEFAULTS: Readonly<Omit<WriterOptions, "signal" | "log">> = {
   ...CLIENT_DEFAULTS,
   batchSize: 200,
+  command: "MPUB",
+  deferMs: 60_000,
 };
 
 /** The whole `MPUB` command for one batch of `batchSize` zero-filled `size`-byte messages. */
@@ -129,7 +139,14 @@ export async function runWriter(opts: Partial<WriterOptions> = {}): Promise<Benc
   if (!(o.batchSize > 0)) throw new RangeError(`invalid --batch-size ${o.batchSize}`);
   if (!(o.concurrency > 0)) throw new RangeError(`invalid --concurrency ${o.concurrency}`);
   const log = o.log ?? benchLog("bench_writer");
-  const batch = encodeMpubBatch(o.topic, o.size, o.batchSize);
+  if (!["MPUB", "PUB", "DPUB"].includes(o.command)) {
+    throw new RangeError(`invalid --command ${o.command} (want MPUB, PUB or DPUB)`);
+  }
+  const perCommand = o.command === "MPUB" ? o.batchSize : 1;
+  const batch = o.command === "MPUB" ? encodeMpubBatch(o.topic, o.size, o.batchSize) : encodeCmd(
+    o.command === "PUB" ? `PUB ${o.topic}` : `DPUB ${o.topic} ${o.deferMs}`,
+    new Uint8Array(o.size),
+  );
   const identify = encodeCmd(
     "IDENTIFY",
     encoder.encode(JSON.stringify({
@@ -161,7 +178,7 @@ export async function runWriter(opts: Partial<WriterOptions> = {}): Promise<Benc
           await writeFull(conn, batch);
           const resp = await rd.next();
           if (resp.type !== 0) throw new Error(resp.text || `unexpected frame type ${resp.type}`);
-          msgCount += o.batchSize;
+          msgCount += perCommand;
           if (performance.now() > endTime) break;
         }
         return msgCount;
@@ -179,6 +196,13 @@ export async function runWriter(opts: Partial<WriterOptions> = {}): Promise<Benc
 const WRITER_FLAGS: BenchFlag[] = [
   ...CLIENT_FLAGS,
   { name: "batch-size", kind: "int", usage: "batch size of messages", default: "200" },
+  {
+    name: "command",
+    kind: "string",
+    usage: "(our addition) MPUB, or PUB / DPUB: one message per round trip",
+    default: "MPUB",
+  },
+  { name: "defer", kind: "int", usage: "(our addition) DPUB defer time in ms", default: "60000" },
 ];
 
 /** CLI entry: parses NSQ's flags, runs, prints NSQ's result line. Returns the exit code. */
@@ -189,6 +213,8 @@ export async function writerMain(args: readonly string[]): Promise<number> {
     runWriter({
       ...clientOptions(values),
       batchSize: Number(values["batch-size"]),
+      command: values["command"].toUpperCase() as WriterOptions["command"],
+      deferMs: Number(values["defer"]),
     }));
 }
 

@@ -8,10 +8,10 @@ import {
   defaultNsqdOptions,
   type NsqdOptions,
   nsqdOptionTable,
+  parseGossipKey,
   TLS_NOT_REQUIRED,
   TLS_REQUIRED,
 } from "../nsqd/options.ts";
-import { parseGossipKey } from "../nsqd/gossip.ts";
 import { runDaemonCommand, type RunDeps } from "./command.ts";
 import {
   type CliOutcome,

@@ -25,6 +25,7 @@ import type { Nsqd } from "./nsqd.ts";
 import type { Topic } from "./topic.ts";
 import { isEphemeral } from "../protocol/names.ts";
 import { E2eLatencyStream } from "./quantile.ts";
+import { InFlightIndex } from "./in_flight.ts";
 
 /** Messages moved per drain batch before yielding to the event loop. */
 const DRAIN_BATCH = 2048;
@@ -45,7 +46,7 @@ export class Channel {
 
   readonly #mem: Fifo<Message>;
   readonly #memMax: number;
-  readonly #inFlight = new Map<string, Message>();
+  readonly #inFlight = new InFlightIndex();
   readonly #inFlightPq = new PriorityQueue<Message>();
   readonly #deferredPq = new PriorityQueue<Message>();
 
@@ -225,17 +226,19 @@ export class Channel {
     msg.deliveryTs = now;
     msg.pri = now + c.msgTimeout;
     // A duplicate id (only possible with duplicate ids in one channel) is sent untracked.
-    if (this.#inFlight.has(msg.id)) return;
-    this.#inFlight.set(msg.id, msg);
+    if (!this.#inFlight.add(msg)) return;
     this.#inFlightPq.push(msg);
     if (this.#inFlightPq.length === 1) this.nsqd.watchTimeouts(this);
   }
 
   #takeInFlight(c: ClientV2, id: string): Message | string {
-    const msg = this.#inFlight.get(id);
+    return this.#take(c, this.#inFlight.get(id));
+  }
+
+  #take(c: ClientV2, msg: Message | undefined): Message | string {
     if (msg === undefined) return "ID not in flight";
     if (msg.client !== c) return "client does not own message";
-    this.#inFlight.delete(id);
+    this.#inFlight.delete(msg);
     this.#inFlightPq.remove(msg);
     msg.client = null;
     return msg;
@@ -243,7 +246,15 @@ export class Channel {
 
   /** FIN; returns an error reason or null. */
   finishMessage(c: ClientV2, id: string): string | null {
-    const msg = this.#takeInFlight(c, id);
+    return this.#finish(this.#takeInFlight(c, id));
+  }
+
+  /** FIN of the id in the 16 bytes at `off` of `buf` (the protocol's fast path). */
+  finishMessageAt(c: ClientV2, buf: Uint8Array, off: number): string | null {
+    return this.#finish(this.#take(c, this.#inFlight.getAt(buf, off)));
+  }
+
+  #finish(msg: Message | string): string | null {
     if (typeof msg === "string") return msg;
     if (this.e2eStream !== null) {
       const now = wallNowMs();
@@ -302,7 +313,7 @@ export class Channel {
     let dirty = false;
     for (let msg = this.#inFlightPq.peek(); msg !== undefined && msg.pri <= now;) {
       this.#inFlightPq.pop();
-      if (this.#inFlight.get(msg.id) === msg) this.#inFlight.delete(msg.id);
+      this.#inFlight.delete(msg);
       const c = msg.client;
       msg.client = null;
       this.timeoutCount++;

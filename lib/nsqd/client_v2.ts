@@ -5,12 +5,18 @@
  *
  * Timers per connection (never per message):
  * - heartbeat: every `heartbeatInterval` a `_heartbeat_` frame is flushed; the same tick enforces
- *   the write deadline (a write pending longer than one interval closes the connection);
+ *   the write deadline (a write pending longer than one interval closes the connection) and
+ *   returns the output buffers to their small starting size when no message went out since the
+ *   previous tick;
  * - read deadline: closed when nothing arrived for 2 × heartbeatInterval (a lazily re-armed
  *   timeout, re-armed at most once per deadline period);
  * - output-buffer timeout: armed when message frames are buffered, flushes them.
+ * The first two are entries of the process-wide timer wheel (lib/internal/timer_wheel.ts), so an
+ * idle connection holds no runtime timer of its own; the output timer is a plain `setTimeout`
+ * (millisecond precision, armed only while messages wait in the buffer).
  */
 import { monoNow } from "../internal/clock.ts";
+import { WheelTimer } from "../internal/timer_wheel.ts";
 import {
   encodeFrame,
   FRAME_TYPE_ERROR,
@@ -33,6 +39,7 @@ export const FRAME_HEARTBEAT = encodeFrame(FRAME_TYPE_RESPONSE, "_heartbeat_");
 export const FRAME_CLOSE_WAIT = encodeFrame(FRAME_TYPE_RESPONSE, "CLOSE_WAIT");
 
 const encoder = new TextEncoder();
+const NO_PUB_COUNTS: ReadonlyMap<string, number> = new Map();
 
 /** What `/stats` shows about a TLS connection. */
 export interface TlsInfo {
@@ -89,14 +96,18 @@ export class ClientV2 {
   messageCount = 0;
   finishCount = 0;
   requeueCount = 0;
-  /** Messages published per topic (PUB/MPUB/DPUB). */
-  readonly pubCounts = new Map<string, number>();
+  /** Messages published per topic (PUB/MPUB/DPUB); created by the first publish. */
+  #pubCounts: Map<string, number> | null = null;
 
   /** monoNow() when the last command completed (or the connection started). */
   lastReadAt = monoNow();
   closed = false;
-  #heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
-  #readDeadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #heartbeatTimer = new WheelTimer(() => this.#onHeartbeat());
+  readonly #readDeadlineTimer = new WheelTimer(() => this.#onReadDeadline());
+  /** messageCount at the previous heartbeat (quiet since then: trim the output buffers). */
+  #messagesAtHeartbeat = 0;
+  /** When the next heartbeat is due (monoNow ms): beats keep their period, like Go's ticker. */
+  #nextHeartbeatAt = 0;
   #outputTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #onClose: (c: ClientV2) => void;
 
@@ -207,46 +218,60 @@ export class ClientV2 {
   }
 
   recordPub(topic: string, n: number): void {
-    this.pubCounts.set(topic, (this.pubCounts.get(topic) ?? 0) + n);
+    const m = this.#pubCounts ??= new Map();
+    m.set(topic, (m.get(topic) ?? 0) + n);
+  }
+
+  /** Messages published per topic (PUB/MPUB/DPUB). */
+  get pubCounts(): ReadonlyMap<string, number> {
+    return this.#pubCounts ?? NO_PUB_COUNTS;
   }
 
   #startTimers(): void {
-    clearInterval(this.#heartbeatTimer);
-    clearTimeout(this.#readDeadlineTimer);
-    this.#heartbeatTimer = undefined;
-    this.#readDeadlineTimer = undefined;
-    if (this.heartbeatInterval <= 0) return;
-    this.#heartbeatTimer = setInterval(this.#onHeartbeat, this.heartbeatInterval);
-    this.#readDeadlineTimer = setTimeout(this.#onReadDeadline, this.heartbeatInterval * 2);
+    this.#heartbeatTimer.cancel();
+    this.#readDeadlineTimer.cancel();
+    if (this.heartbeatInterval <= 0 || this.closed) return;
+    this.#nextHeartbeatAt = monoNow() + this.heartbeatInterval;
+    this.#heartbeatTimer.schedule(this.heartbeatInterval);
+    this.#readDeadlineTimer.schedule(this.heartbeatInterval * 2);
   }
 
-  #onHeartbeat = (): void => {
+  #onHeartbeat(): void {
+    if (this.closed) return;
     if (
       this.writer.writing && monoNow() - this.writer.writeStartedAt > this.heartbeatInterval
     ) {
       this.close(); // write deadline exceeded: the client stopped reading
       return;
     }
+    // The wheel fires up to one tick late; the next beat is due one interval after this one was.
+    const now = monoNow();
+    this.#nextHeartbeatAt += this.heartbeatInterval;
+    if (this.#nextHeartbeatAt <= now) this.#nextHeartbeatAt = now + this.heartbeatInterval;
+    this.#heartbeatTimer.schedule(this.#nextHeartbeatAt - now);
+    if (this.messageCount === this.#messagesAtHeartbeat) this.writer.trim();
+    this.#messagesAtHeartbeat = this.messageCount;
     this.writer.writeRaw(FRAME_HEARTBEAT);
     this.writer.flush();
-  };
+  }
 
-  #onReadDeadline = (): void => {
+  #onReadDeadline(): void {
+    if (this.closed) return;
     const deadline = this.heartbeatInterval * 2;
     const idle = monoNow() - this.lastReadAt;
     if (idle >= deadline) {
       this.close();
       return;
     }
-    this.#readDeadlineTimer = setTimeout(this.#onReadDeadline, deadline - idle);
-  };
+    this.#readDeadlineTimer.schedule(deadline - idle);
+  }
 
   /** Closes the connection (idempotent); the read loop ends and cleans up. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.#heartbeatTimer);
-    clearTimeout(this.#readDeadlineTimer);
+    this.#heartbeatTimer.cancel();
+    this.#readDeadlineTimer.cancel();
     clearTimeout(this.#outputTimer);
     try {
       this.transport.close();

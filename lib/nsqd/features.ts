@@ -8,16 +8,12 @@ import { FRAME_OK } from "./client_v2.ts";
 import type { ClientV2 } from "./client_v2.ts";
 import type { NsqdFeatures, UpgradeRequest } from "./nsqd.ts";
 import type { NsqdOptions } from "./options.ts";
-import { queryAuthd } from "./auth.ts";
-import { DeflateTransport, SnappyTransport } from "../protocol/compress.ts";
 import type { Transport } from "../protocol/transport.ts";
-import {
-  loadTlsConfig,
-  type TlsClientAuthPolicy,
-  type TlsConfig,
-  type TlsMinVersion,
-  upgradeTlsServer,
-} from "../protocol/tls.ts";
+import type { TlsClientAuthPolicy, TlsConfig, TlsMinVersion } from "../protocol/tls.ts";
+
+// TLS, compression and auth load on first use (dynamic imports with literal paths, so
+// `deno compile` still embeds them): a plain nsqd never pays for node:tls, node:zlib or the
+// auth client.
 
 /** The features, and the PEM pair for HTTPS when TLS is configured. */
 export interface LoadedFeatures {
@@ -33,6 +29,7 @@ export async function loadFeatures(opts: NsqdOptions): Promise<LoadedFeatures> {
   let tls: TlsConfig | null = null;
   if (opts.tlsCert !== "" || opts.tlsKey !== "") {
     try {
+      const { loadTlsConfig } = await import("../protocol/tls.ts");
       tls = await loadTlsConfig(opts.tlsCert, opts.tlsKey, opts.tlsRootCaFile || undefined);
     } catch (err) {
       throw new Error(`failed to build TLS config - ${(err as Error).message}`);
@@ -70,6 +67,7 @@ async function upgrade(
 ): Promise<void> {
   let initial: Uint8Array | undefined = req.leftover.length > 0 ? req.leftover : undefined;
   if (req.tls) {
+    const { upgradeTlsServer } = await import("../protocol/tls.ts");
     const t = await upgradeTlsServer(c.transport, {
       cert: tls!.cert,
       key: tls!.key,
@@ -82,19 +80,21 @@ async function upgrade(
     c.tls = t.state;
     await switchTo(c, t);
   }
+  const compress = req.snappy || req.deflate ? await import("../protocol/compress.ts") : null;
   if (req.snappy) {
     c.snappy = true;
-    await switchTo(c, new SnappyTransport(c.transport, initial));
+    await switchTo(c, new compress!.SnappyTransport(c.transport, initial));
   }
   if (req.deflate) {
     c.deflate = true;
     c.deflateLevel = req.level;
-    await switchTo(c, new DeflateTransport(c.transport, initial, req.level));
+    await switchTo(c, new compress!.DeflateTransport(c.transport, initial, req.level));
   }
 }
 
 /** Queries the auth server with the client's details; stores the grant on the client. */
 async function authenticate(c: ClientV2, secret: string, opts: NsqdOptions): Promise<number> {
+  const { queryAuthd } = await import("./auth.ts");
   const state = await queryAuthd(
     opts.authHttpAddresses,
     {

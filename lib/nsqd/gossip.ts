@@ -15,6 +15,7 @@
  */
 import { lookup as dnsLookup } from "node:dns/promises";
 import type { Logger } from "../internal/log.ts";
+import { parseGossipKey } from "./options.ts";
 import {
   type GossipPeer,
   GossipRegistrationDb,
@@ -62,22 +63,6 @@ function splitAddr(s: string): { host: string; port: number } {
 
 function isIp(s: string): boolean {
   return /^\d+\.\d+\.\d+\.\d+$/.test(s) || s.includes(":");
-}
-
-/** Decodes a base64 gossip key, checking its size. */
-export function parseGossipKey(b64: string): Uint8Array {
-  let raw: Uint8Array;
-  try {
-    raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  } catch {
-    throw new TypeError("--gossip-secret-key is not valid base64");
-  }
-  if (![16, 24, 32].includes(raw.length)) {
-    throw new RangeError(
-      `--gossip-secret-key must decode to 16, 24 or 32 bytes, got ${raw.length}`,
-    );
-  }
-  return raw;
 }
 
 export class NsqdGossip {
@@ -411,16 +396,4 @@ export class NsqdGossip {
       serf: s?.stats() ?? {},
     };
   }
-}
-
-/** PeerInfo as nsqlookupd's `/lookup` renders it. */
-export function peerJson(p: GossipPeer) {
-  return {
-    remote_address: p.remoteAddress,
-    hostname: p.hostname,
-    broadcast_address: p.broadcastAddress,
-    tcp_port: p.tcpPort,
-    http_port: p.httpPort,
-    version: p.version,
-  };
 }

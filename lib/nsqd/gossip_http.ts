@@ -4,8 +4,21 @@
  * when `--gossip-address` is set: otherwise these paths answer 404 `NOT_FOUND` as Go nsqd 1.3 does.
  */
 import { HttpError, type QueryParams, type V1App } from "../http/v1.ts";
-import { peerJson } from "./gossip.ts";
+import type { GossipPeer } from "../gossip/mod.ts";
 import type { Nsqd } from "./nsqd.ts";
+
+/** PeerInfo as nsqlookupd's `/lookup` renders it. */
+
+function peerJson(p: GossipPeer) {
+  return {
+    remote_address: p.remoteAddress,
+    hostname: p.hostname,
+    broadcast_address: p.broadcastAddress,
+    tcp_port: p.tcpPort,
+    http_port: p.httpPort,
+    version: p.version,
+  };
+}
 
 function requireArg(q: QueryParams, key: string, text: string): string {
   const v = q.get(key);

@@ -29,7 +29,6 @@ import {
 } from "../http/v1.ts";
 import { parseLogLevel } from "../internal/log.ts";
 import { formatAddr, splitHostPort } from "../internal/net_addr.ts";
-import { serveHttpsNode } from "../http/https_node.ts";
 import type { TlsClientAuthPolicy, TlsMinVersion } from "../protocol/tls.ts";
 import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { NSQ_VERSION } from "../version.ts";
@@ -38,7 +37,13 @@ import type { Nsqd } from "./nsqd.ts";
 import { nsqdConfigValue, TLS_REQUIRED } from "./options.ts";
 import { osHostname } from "../internal/options.ts";
 import { processMetrics, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./prometheus.ts";
-import { marshalGoJson, renderStatsJson, renderStatsText, statsJsonValue } from "./stats.ts";
+import {
+  loadHeapStatistics,
+  marshalGoJson,
+  renderStatsJson,
+  renderStatsText,
+  statsJsonValue,
+} from "./stats.ts";
 import { addGossipRoutes, gossipStatsText } from "./gossip_http.ts";
 import { collectStats } from "./stats_collect.ts";
 import type { Topic } from "./topic.ts";
@@ -88,7 +93,7 @@ export async function startNsqdHttp(
     if (opts.tls !== undefined && o.httpsAddress !== "") {
       // Deno.serve cannot request client certificates or set a TLS 1.3 floor; node:https can.
       https = o.tlsClientAuthPolicy !== "" || o.tlsMinVersion === "tls1.3"
-        ? await serveHttpsNode(o.httpsAddress, handler, {
+        ? await (await import("../http/https_node.ts")).serveHttpsNode(o.httpsAddress, handler, {
           ...opts.tls,
           clientAuthPolicy: o.tlsClientAuthPolicy as TlsClientAuthPolicy,
           minVersion: o.tlsMinVersion as TlsMinVersion,
@@ -282,13 +287,15 @@ export function newNsqdHttpApp(nsqd: Nsqd, ports: NsqdHttpPorts): V1App {
   app.post("/pub", (c) => doPub(nsqd, c));
   app.post("/mpub", (c) => doMpub(nsqd, c));
 
-  app.get("/stats", (c) => {
+  app.get("/stats", async (c) => {
     const q = c.query();
+    const includeMem = boolParam(q.get("include_mem"));
+    if (includeMem) await loadHeapStatistics();
     const stats = collectStats(nsqd, {
       topic: q.get("topic") ?? "",
       channel: q.get("channel") ?? "",
       includeClients: boolParam(q.get("include_clients")),
-      includeMem: boolParam(q.get("include_mem")),
+      includeMem,
     });
     if (q.get("format") === "json") {
       if (nsqd.gossip === null) return new RawJson(renderStatsJson(stats));

@@ -33,6 +33,8 @@ export class Message implements WireMessage {
   pri = 0;
   /** Index in the priority queue holding it, -1 when in none. */
   index = -1;
+  /** The in-flight index's hash of `id` (in_flight.ts), computed on first use; -1 = not yet. */
+  idKey = -1;
 
   constructor(id: string, body: Uint8Array, tsHi: number, tsLo: number, attempts = 0) {
     this.id = id;
@@ -53,6 +55,7 @@ export class Message implements WireMessage {
   copy(): Message {
     const m = new Message(this.id, this.body, this.tsHi, this.tsLo, 0);
     m.deferred = this.deferred;
+    m.idKey = this.idKey;
     return m;
   }
 

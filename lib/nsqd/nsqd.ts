@@ -28,7 +28,7 @@ import { listen, type ListenAddress, parseListenAddress } from "../protocol/list
 import { loadFeatures } from "./features.ts";
 import { startNsqdHttp } from "./http.ts";
 import { LookupClient } from "./lookup.ts";
-import { NsqdGossip } from "./gossip.ts";
+import type { NsqdGossip } from "./gossip.ts";
 import { startNsqdStatsd } from "./stats_collect.ts";
 import { osHostname } from "../internal/options.ts";
 
@@ -240,6 +240,8 @@ export class Nsqd implements Daemon {
   /** Joins the Serf cluster (lib/nsqd/gossip.ts); closed first on exit, with a leave. */
   async #startGossip(): Promise<void> {
     const o = this.opts;
+    // Loaded only with --gossip-address: a plain nsqd never pays for node:dns and node:dgram.
+    const { NsqdGossip } = await import("./gossip.ts");
     const gossip = new NsqdGossip({
       opts: o,
       logger: this.logger,
@@ -339,7 +341,9 @@ export class Nsqd implements Daemon {
     if (conn.remoteAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
     this.logger.info(`TCP: new client(${remote})`);
     this.#pendingConns.add(conn);
-    const buf = new Uint8Array(4096);
+    // Small: a connection that never sends its magic should cost little (commands sent with the
+    // magic in one packet are read by the protocol loop instead).
+    const buf = new Uint8Array(256);
     let n = 0;
     try {
       while (n < 4) {

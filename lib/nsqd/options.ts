@@ -7,8 +7,7 @@
  * NOTE(cli): lib/cli turns this into the table that drives flags, TOML keys, --help and
  * GET /config/:opt. Keep the field names stable: the daemon code depends on them.
  */
-import { createHash } from "node:crypto";
-import { crc32 } from "node:zlib";
+import { crc32Ieee, md5 } from "../internal/hash.ts";
 import type { LogLevel } from "../internal/log.ts";
 import {
   findOptionByKey,
@@ -203,7 +202,7 @@ export function defaultNsqdOptions(): NsqdOptions {
 
 /** Go's default node id: CRC32-IEEE of the MD5 digest of the hostname, mod 1024. */
 export function defaultNodeId(hostname: string): number {
-  return crc32(createHash("md5").update(hostname).digest()) % 1024;
+  return crc32Ieee(md5(new TextEncoder().encode(hostname))) % 1024;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -610,4 +609,20 @@ export const nsqdOptionTable: readonly OptionSpec<NsqdOptions>[] = [
 export function nsqdConfigValue(opts: NsqdOptions, key: string): unknown {
   const spec = findOptionByKey(nsqdOptionTable, key);
   return spec === undefined ? undefined : optionJsonValue(spec, opts);
+}
+
+/** Decodes a base64 `--gossip-secret-key`, checking its size (lib/nsqd/gossip.ts uses the key). */
+export function parseGossipKey(b64: string): Uint8Array {
+  let raw: Uint8Array;
+  try {
+    raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  } catch {
+    throw new TypeError("--gossip-secret-key is not valid base64");
+  }
+  if (![16, 24, 32].includes(raw.length)) {
+    throw new RangeError(
+      `--gossip-secret-key must decode to 16, 24 or 32 bytes, got ${raw.length}`,
+    );
+  }
+  return raw;
 }

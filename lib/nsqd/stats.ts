@@ -18,7 +18,17 @@
  * - a producer's `pub_counts` lists at most one topic (Go's loop breaks after the first entry),
  *   restricted to the `?topic=` filter when one is given.
  */
-import { getHeapStatistics } from "node:v8";
+
+/** node:v8's getHeapStatistics, loaded on first use (see {@linkcode loadHeapStatistics}). */
+let getHeapStatistics: typeof import("node:v8").getHeapStatistics | null = null;
+
+/**
+ * Loads node:v8 for {@linkcode memStats}'s `heap_released_bytes` (a plain nsqd that is never
+ * asked for memory stats does not load the module). Call before `memStats`.
+ */
+export async function loadHeapStatistics(): Promise<void> {
+  getHeapStatistics ??= (await import("node:v8")).getHeapStatistics;
+}
 import { formatDuration, formatDurationNanos } from "../internal/duration.ts";
 import { cutHostPort } from "../internal/net_addr.ts";
 import { NSQ_VERSION } from "../version.ts";
@@ -471,8 +481,8 @@ export interface GcObservations {
  */
 export function memStats(gc?: GcObservations): MemStats {
   const m = Deno.memoryUsage();
-  const h = getHeapStatistics();
-  const released = Math.max(0, h.total_heap_size - h.total_physical_size);
+  const h = getHeapStatistics?.();
+  const released = h ? Math.max(0, h.total_heap_size - h.total_physical_size) : 0;
   const pauses = [...(gc?.pausesNs ?? [])].sort((a, b) => a - b);
   return {
     heap_objects: 0,

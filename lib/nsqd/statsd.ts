@@ -9,11 +9,12 @@
  * daemon is not hit by one burst. The pure pieces ({@link statsdPrefix}, {@link statsdLines},
  * {@link packStatsdLines}) are exported for tests and reuse.
  */
-import dgram from "node:dgram";
+import type dgram from "node:dgram";
 import type { Logger } from "../internal/log.ts";
 import { splitHostPort } from "../internal/net_addr.ts";
 import {
   goFixed,
+  loadHeapStatistics,
   type MemStats,
   memStats as readDenoMemStats,
   type StatsResponse,
@@ -212,7 +213,10 @@ export class StatsdLoop {
       o.logger.info(`STATSD: pushing stats to ${o.address}`);
       const stats = o.getStats();
       let mem: MemStats | null = null;
-      if (o.memStats) mem = (o.readMemStats ?? readDenoMemStats)();
+      if (o.memStats) {
+        if (!o.readMemStats) await loadHeapStatistics();
+        mem = (o.readMemStats ?? readDenoMemStats)();
+      }
       const lines = statsdLines(this.#lastStats, stats, {
         prefix: o.prefix,
         excludeEphemeral: o.excludeEphemeral,
@@ -251,9 +255,11 @@ function sleepUntil(deadlineMs: number, signal?: AbortSignal): Promise<boolean> 
 }
 
 /** A connected UDP socket (Go's net.Dial("udp")): resolves the host once per push. */
-function dialUdp(host: string, port: number): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
+async function dialUdp(host: string, port: number): Promise<dgram.Socket> {
+  // Loaded on first use: a plain nsqd without --statsd-address never pays for node:dgram.
+  const { createSocket } = await import("node:dgram");
+  return await new Promise((resolve, reject) => {
+    const sock = createSocket(host.includes(":") ? "udp6" : "udp4");
     const onError = (err: Error) => {
       sock.close();
       reject(err);

@@ -16,7 +16,14 @@ export const FRAME_TYPE_RESPONSE = 0;
 export const FRAME_TYPE_ERROR = 1;
 export const FRAME_TYPE_MESSAGE = 2;
 
-const MIN_CAPACITY = 64 * 1024;
+/**
+ * A buffer's starting size: small, so an idle connection costs little. Buffers double as frames
+ * need room (a consumer's settle at about twice its output_buffer_size); `trim()` returns them to
+ * this size after a burst.
+ */
+const INITIAL_CAPACITY = 1024;
+/** Nothing: the second buffer before its first use. */
+const EMPTY = new Uint8Array(0);
 
 /** A whole frame, pre-encoded (for constant responses like `OK` and `_heartbeat_`). */
 export function encodeFrame(type: number, data: Uint8Array | string): Uint8Array {
@@ -52,10 +59,27 @@ export class FrameWriter {
   constructor(transport: Transport, threshold: number) {
     this.transport = transport;
     this.threshold = threshold;
-    const cap = Math.max(MIN_CAPACITY, threshold * 2);
-    this.#buf = new Uint8Array(cap);
-    this.#dv = new DataView(this.#buf.buffer);
-    this.#spare = new Uint8Array(cap);
+    this.#buf = EMPTY;
+    this.#dv = new DataView(EMPTY.buffer);
+    this.#spare = EMPTY;
+  }
+
+  /** Bytes of buffer memory held (both buffers). */
+  get capacity(): number {
+    return this.#buf.length + this.#spare.length;
+  }
+
+  /**
+   * Returns buffers grown by a burst to the starting size, when nothing is buffered or being
+   * written (the owner calls this when the connection was quiet for a while).
+   */
+  trim(): void {
+    if (this.#writing !== null || this.#len > 0) return;
+    if (this.#buf.length > INITIAL_CAPACITY) {
+      this.#buf = EMPTY;
+      this.#dv = new DataView(EMPTY.buffer);
+    }
+    if (this.#spare.length > INITIAL_CAPACITY) this.#spare = EMPTY;
   }
 
   /** Bytes buffered and not yet handed to a write. */
@@ -75,7 +99,7 @@ export class FrameWriter {
 
   #reserve(n: number): void {
     if (this.#len + n <= this.#buf.length) return;
-    let cap = this.#buf.length * 2;
+    let cap = Math.max(INITIAL_CAPACITY, this.#buf.length * 2);
     while (cap < this.#len + n) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.#buf.subarray(0, this.#len));
@@ -124,11 +148,8 @@ export class FrameWriter {
     // Swap buffers: frames added during the write go into the other one.
     const spare = this.#spare;
     this.#spare = this.#buf;
-    if (spare.length < this.#buf.length && this.#buf.length > MIN_CAPACITY * 4) {
-      this.#buf = new Uint8Array(Math.max(MIN_CAPACITY, this.threshold * 2));
-    } else {
-      this.#buf = spare;
-    }
+    // A buffer grown far past the threshold (one huge frame) is not kept as the next one.
+    this.#buf = spare.length > Math.max(64 * 1024, this.threshold * 8) ? EMPTY : spare;
     this.#dv = new DataView(this.#buf.buffer);
     this.#len = 0;
     this.writeStartedAt = monoNow();

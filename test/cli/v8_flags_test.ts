@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { reexecDecision } from "../../lib/cli/v8_flags.ts";
+
+const env = (vars: Record<string, string>) => ({ get: (k: string) => vars[k] });
+const run = ["/usr/bin/deno", "run", "-A", "main.ts", "nsqd", "--tcp-address", "127.0.0.1:0"];
+
+Deno.test("v8 flags: `deno run main.ts nsqd` re-executes with DENO_V8_FLAGS on Linux", () => {
+  assert.equal(reexecDecision(run, env({}), false, "linux"), "exec");
+  assert.equal(
+    reexecDecision(run, env({ NSQ_V8_FLAGS: "--max-semi-space-size=2" }), false, "linux"),
+    "exec",
+  );
+});
+
+Deno.test("v8 flags: no re-execution when the flags are already set or cannot be", () => {
+  assert.equal(reexecDecision(run, env({}), true, "linux"), "standalone");
+  assert.equal(reexecDecision(run, env({}), false, "darwin"), "not-linux");
+  assert.equal(reexecDecision(run, env({ DENO_V8_FLAGS: "" }), false, "linux"), "flags-given");
+  assert.equal(reexecDecision(run, env({ NSQ_V8_FLAGS: "" }), false, "linux"), "disabled");
+  const given = ["deno", "run", "-A", "--v8-flags=--max-semi-space-size=1", "main.ts", "nsqd"];
+  assert.equal(reexecDecision(given, env({}), false, "linux"), "flags-given");
+  assert.equal(
+    reexecDecision(["deno", "test", "-A", "x.ts"], env({}), false, "linux"),
+    "not-deno-run",
+  );
+  // A program argument after `--` that looks like the flag is not one.
+  const after = ["deno", "run", "-A", "main.ts", "--", "--v8-flags=x"];
+  assert.equal(reexecDecision(after, env({}), false, "linux"), "exec");
+});
