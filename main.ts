@@ -34,7 +34,48 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       return (await import("./lib/cli/dev.ts")).run(args);
     },
   },
+  nsq_tail: {
+    summary: "print a topic's messages to stdout",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("nsq_tail", args),
+  },
+  to_nsq: {
+    summary: "publish stdin, split on a delimiter, to a topic",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("to_nsq", args),
+  },
+  nsq_stat: {
+    summary: "poll /stats and print a channel's aggregate rates and depths",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("nsq_stat", args),
+  },
+  nsq_to_file: {
+    summary: "archive topics to (rotated, optionally gzipped) files",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("nsq_to_file", args),
+  },
+  nsq_to_http: {
+    summary: "deliver a topic's messages as HTTP GET/POST requests",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("nsq_to_http", args),
+  },
+  nsq_to_nsq: {
+    summary: "re-publish topics to other nsqd",
+    run: async (args) => (await import("./lib/cli/tools.ts")).run("nsq_to_nsq", args),
+  },
 };
+
+/**
+ * The argv `main` should see: when the executable was invoked under a command's name (a link
+ * `nsq_tail` → the compiled `nsq`, or a copy so named), that name is the command, so
+ * `nsq_tail -topic x` acts as `nsq nsq_tail -topic x`. `invokedAs` lists the names to look at:
+ * the process's argv[0] (a symlink keeps its own name there) and its executable path (which
+ * resolves symlinks, but names a renamed copy). Under `deno` (`deno run main.ts ...`) or as `nsq`
+ * the args are used as they are.
+ */
+export function dispatchArgs(invokedAs: readonly string[], args: readonly string[]): string[] {
+  for (const path of invokedAs) {
+    const name = (path.split(/[\\/]/).pop() ?? "").replace(/\.exe$/i, "");
+    if (name === "deno" || name === "nsq") return [...args];
+    if (Object.hasOwn(COMMANDS, name)) return [name, ...args];
+  }
+  return [...args];
+}
 
 /** The top-level usage text. */
 export function usage(): string {
@@ -70,5 +111,6 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  const { default: process } = await import("node:process");
+  Deno.exit(await main(dispatchArgs([process.argv0, Deno.execPath()], Deno.args)));
 }

@@ -128,6 +128,8 @@ function coerce<O>(spec: OptionSpec<O>, raw: unknown): unknown {
       return String(raw);
     case "int":
       return toInt(raw);
+    case "float":
+      return toFloat(raw);
     case "bool":
       if (typeof raw === "boolean") return raw;
       if (typeof raw === "string") return parseGoBool(raw);
@@ -145,6 +147,8 @@ function coerce<O>(spec: OptionSpec<O>, raw: unknown): unknown {
       return toInt(raw);
     case "stringList":
       return checkChoices(spec, toStringItems(raw));
+    case "stringArray":
+      return toStringItems(raw);
     case "floatList":
       if (typeof raw === "string") return sortDescending(raw.split(",").map((s) => toFloat(s)));
       if (Array.isArray(raw)) return sortDescending(raw.map(toFloat));

@@ -45,8 +45,11 @@ export function renderUsage<O>(cmd: CommandSpec<O>): string {
     );
   }
   let out = `Usage: nsq ${cmd.name} [flags]\n\n` +
-    `Flags take one or two dashes; -name=value or -name value; booleans as -name or -name=false.\n` +
-    `Priority: command-line flag > --config TOML file (keys like mem_queue_size) > default.\n`;
+    `Flags take one or two dashes; -name=value or -name value; booleans as -name or -name=false.\n`;
+  if (cmd.metaFlags.some((m) => m.flag === "config")) {
+    out +=
+      `Priority: command-line flag > --config TOML file (keys like mem_queue_size) > default.\n`;
+  }
   for (const [group, entries] of groups) {
     out += `\n${group}:\n${entries.join("\n")}\n`;
   }

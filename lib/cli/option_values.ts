@@ -65,6 +65,8 @@ export function parseOptionText<O>(spec: OptionSpec<O>, text: string): unknown {
       return text;
     case "int":
       return parseGoInt(text);
+    case "float":
+      return parseGoFloat(text);
     case "bool":
       return parseGoBool(text);
     case "duration":
@@ -77,6 +79,8 @@ export function parseOptionText<O>(spec: OptionSpec<O>, text: string): unknown {
       return checkChoices(spec, splitList(text));
     case "floatList":
       return text.split(",").map((s) => parseGoFloat(s.trim()));
+    case "stringArray":
+      return [text];
     case "logLevel":
       return parseLogLevel(text);
     case "tlsRequired":
@@ -101,6 +105,8 @@ export function helpTypeName(kind: OptionKind): string {
       return "string";
     case "int":
       return "int";
+    case "float":
+      return "float";
     case "duration":
       return "duration";
     default:
@@ -117,13 +123,15 @@ export function helpDefault(kind: OptionKind, value: unknown): string {
     case "string":
       return value === "" ? "" : ` (default ${goQuote(value as string)})`;
     case "int":
+    case "float":
       return value === 0 ? "" : ` (default ${value})`;
     case "bool":
       return value === true ? " (default true)" : "";
     case "duration":
       return value === 0 ? "" : ` (default ${formatDuration(value as number)})`;
     case "stringList":
-    case "floatList": {
+    case "floatList":
+    case "stringArray": {
       const items = value as unknown[];
       return items.length === 0 ? "" : ` (default ${items.join(",")})`;
     }

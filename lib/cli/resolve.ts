@@ -114,7 +114,7 @@ export function resolveOptions<O>(
     const given = flags.get(spec.flag);
     let value: unknown;
     if (given !== undefined && given.length > 0) {
-      if (spec.kind === "stringList" || spec.kind === "floatList") {
+      if (spec.kind === "stringList" || spec.kind === "floatList" || spec.kind === "stringArray") {
         // Repeatable: every occurrence adds its items.
         value = given.flatMap((v) => v as unknown[]);
       } else {

@@ -16,7 +16,10 @@ export const TLS_REQUIRED_EXCEPT_HTTP: TlsRequired = 2;
  * How an option is written on the command line and in TOML, and rendered by GET /config/:opt:
  * - `string`, `int`, `bool`: as Go's flag package; `int` renders as a JSON number.
  * - `duration`: Go duration text (`60s`); stored in ms; TOML integers mean ms; renders as ns.
+ * - `float`: Go's Float64 flag (`strconv.ParseFloat`).
  * - `stringList` / `floatList`: repeatable flags, also comma-separated; TOML array or string.
+ * - `stringArray`: repeatable flag kept verbatim, one item per occurrence, commas included (nsq's
+ *   `app.StringArray`, which the tools use for `--consumer-opt max_in_flight,100`).
  * - `logLevel`: debug..fatal; renders as its number (LOG_LEVELS).
  * - `tlsRequired`: boolean-style flag that also accepts `tcp-https`; renders 0, 1 or 2.
  * - `tlsMinVersion`: `tls1.0`..`tls1.3`; renders as Go's uint16 (0x0301 = 769 ..).
@@ -24,10 +27,12 @@ export const TLS_REQUIRED_EXCEPT_HTTP: TlsRequired = 2;
 export type OptionKind =
   | "string"
   | "int"
+  | "float"
   | "bool"
   | "duration"
   | "stringList"
   | "floatList"
+  | "stringArray"
   | "logLevel"
   | "tlsRequired"
   | "tlsMinVersion";
@@ -88,6 +93,7 @@ export function optionJsonValue<O>(spec: OptionSpec<O>, opts: O): unknown {
       return TLS_VERSIONS[v as string] ?? 0;
     case "stringList":
     case "floatList":
+    case "stringArray":
       return [...(v as unknown[])];
     default:
       return v;

@@ -28,7 +28,12 @@
  * next file (writing too, when it was the write file), as go-diskqueue's handleReadError.
  *
  * Startup. Metadata is loaded (missing = fresh). A write file longer than `writePos` (an unsynced
- * tail) makes writing start at the next file while the reader salvages the old one up to its size.
+ * tail) makes writing start at the next file while the reader salvages the old one up to its size,
+ * and so on past every later file that holds data (metadata never synced, or older than one file);
+ * a write file shorter than `writePos` with unread records (data lost to a power cut, or a cut
+ * file) does the same. go-diskqueue checks neither and writes over data or past a hole
+ * (docs/durability.md). A torn last record is then a short record at the end of a completed
+ * file: logged, the file renamed `.bad`, every record before it delivered.
  * A depth that disagrees with the data is logged and corrected when the reader reaches the tail
  * (go-diskqueue's checkTailCorruption).
  *
@@ -401,23 +406,40 @@ export class DiskQueue implements BackendQueue {
 
     // If the metadata was not synced at the last shutdown, the write file may be longer than
     // writePos: write from a new file and let the reader salvage what it can from this one.
-    const fn = this.#fileName(this.#writeFileNum);
-    let size = -1;
-    try {
-      size = Deno.statSync(fn).size;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) {
-        this.#logger.error(
-          `DISKQUEUE(${this.name}) failed to stat ${fn} - ${errorOf(err).message}`,
-        );
-      }
-    }
-    if (this.#writePos < size) {
-      this.#logger.warn(
-        `DISKQUEUE(${this.name}) ${fn} metadata writePos ${this.#writePos} < file size of ${size}, skipping to new file`,
+    let size = this.#statSize(this.#writeFileNum);
+    if (
+      this.#writePos > Math.max(size, 0) &&
+      (this.#readFileNum < this.#writeFileNum || this.#readPos < this.#writePos)
+    ) {
+      // Not in go-diskqueue, which would write on at writePos past the end, leaving a hole the
+      // reader later takes for corruption (losing what was written after it). The data never
+      // reached the disk (power loss) or the file was cut, and unread records were in it: read
+      // what is there as a completed file (a torn last record is reported and skipped) and write
+      // from a new file. (With everything read, the reader starts past the hole: nothing to do.)
+      this.#logger.error(
+        `DISKQUEUE(${this.name}) ${
+          this.#fileName(this.#writeFileNum)
+        } metadata writePos ${this.#writePos} > file size of ${
+          Math.max(size, 0)
+        }, data lost or cut short, skipping to new file`,
       );
       this.#writeFileNum++;
       this.#writePos = 0;
+      size = this.#statSize(this.#writeFileNum);
+    }
+    // A loop, unlike go-diskqueue's single check: when the metadata is older than one file (never
+    // synced at all: a queue killed within --sync-timeout of its first write, or killed again
+    // before the first sync after a restart that skipped to a new file), the next files hold
+    // data too. go-diskqueue then writes over them from their start, losing what they held.
+    while (this.#writePos < size) {
+      this.#logger.warn(
+        `DISKQUEUE(${this.name}) ${
+          this.#fileName(this.#writeFileNum)
+        } metadata writePos ${this.#writePos} < file size of ${size}, skipping to new file`,
+      );
+      this.#writeFileNum++;
+      this.#writePos = 0;
+      size = this.#statSize(this.#writeFileNum);
     }
 
     const r = this.#readFileNum, rp = this.#readPos;
@@ -456,6 +478,21 @@ export class DiskQueue implements BackendQueue {
       this.#logger.error(
         `DISKQUEUE(${this.name}) depth ${this.#depth} but unread data remains (${r},${rp} < ${w},${wp}), metadata corruption, the depth is reset when the reader reaches the end...`,
       );
+    }
+  }
+
+  /** The size of data file `fileNum`, -1 when it does not exist (or cannot be stat'ed). */
+  #statSize(fileNum: number): number {
+    const fn = this.#fileName(fileNum);
+    try {
+      return Deno.statSync(fn).size;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        this.#logger.error(
+          `DISKQUEUE(${this.name}) failed to stat ${fn} - ${errorOf(err).message}`,
+        );
+      }
+      return -1;
     }
   }
 
@@ -767,12 +804,18 @@ export class DiskQueue implements BackendQueue {
     const tmp = `${this.#metaPath}.${Math.floor(Math.random() * Number.MAX_SAFE_INTEGER)}.tmp`;
     const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
     try {
-      await writeAll(f, encoder.encode(text));
-      await f.sync();
-    } finally {
-      f.close();
+      try {
+        await writeAll(f, encoder.encode(text));
+        await f.sync();
+      } finally {
+        f.close();
+      }
+      await Deno.rename(tmp, this.#metaPath);
+    } catch (err) {
+      // A full disk: the old metadata stands; remove the temp file (go-diskqueue leaves it).
+      await Deno.remove(tmp).catch(() => {});
+      throw err;
     }
-    await Deno.rename(tmp, this.#metaPath);
   }
 
   /** Deletes read files the reader has passed; schedules a sync (go-diskqueue's moveForward). */

@@ -537,13 +537,19 @@ export class Nsqd implements Daemon {
     const tmp = `${this.#metadataFile}.${Math.floor(Math.random() * 2 ** 31)}.tmp`;
     const f = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
     try {
-      let off = 0;
-      while (off < data.length) off += await f.write(data.subarray(off));
-      await f.sync();
-    } finally {
-      f.close();
+      try {
+        let off = 0;
+        while (off < data.length) off += await f.write(data.subarray(off));
+        await f.sync();
+      } finally {
+        f.close();
+      }
+      await Deno.rename(tmp, this.#metadataFile);
+    } catch (err) {
+      // A full disk: the previous nsqd.dat stands; remove the temp file (Go nsqd leaves it).
+      await Deno.remove(tmp).catch(() => {});
+      throw err;
     }
-    await Deno.rename(tmp, this.#metadataFile);
   }
 
   #schedulePersist(): void {

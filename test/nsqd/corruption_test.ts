@@ -10,6 +10,8 @@ import { metaPath, parseRecords, segmentPath } from "../_util/disk_files.ts";
 import { channelStats, consumeAll, type NsqProc, post, spawnNsqd } from "../_util/procs.ts";
 import { waitFor } from "../_util/wait.ts";
 import { V2Conn } from "../_util/wire.ts";
+import { startNsqd, type TestNsqd } from "../_util/nsqd.ts";
+import { frameWithin } from "../_util/protocol.ts";
 
 const td = new TextDecoder();
 
@@ -154,6 +156,131 @@ Deno.test({
       assert.equal(st2.code, 0, p2.logText());
     } finally {
       for (const p of procs) await p.stop("SIGKILL");
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+// ---- torn writes ----------------------------------------------------------------------------
+
+/** Reads and FINs everything of `topic/ch` on an in-process nsqd until the channel is empty. */
+async function drainInProcess(s: TestNsqd, topic: string): Promise<string[]> {
+  const got: string[] = [];
+  await using c = await V2Conn.connect(s.tcpAddress);
+  await c.sub(topic, "ch");
+  await c.expectResponse("OK");
+  await c.rdy(500);
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    assert.ok(performance.now() < deadline, `not drained, got ${got.length}`);
+    const f = await frameWithin(c, 200);
+    if (f === null) {
+      const r = await fetch(`http://${s.httpAddress}/stats?format=json&topic=${topic}`);
+      const ch = (await r.json()).topics[0].channels[0];
+      if (ch.depth === 0 && ch.in_flight_count === 0) return got;
+      continue;
+    }
+    if (f.type !== 2) continue;
+    got.push(td.decode(f.message!.body));
+    await c.fin(f.message!.id);
+  }
+}
+
+/**
+ * A channel's queue of 100 records `r000..r099` written by nsqd and closed cleanly; returns the
+ * data dir, the topic and the records of segment 0 (its only file).
+ */
+async function queueOf100(): Promise<{ dir: string; topic: string; recs: Rec[]; q: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "nsqd_torn_" });
+  const topic = "torn";
+  const s = await startNsqd({ memQueueSize: 0 }, dir);
+  try {
+    {
+      await using c = await V2Conn.connect(s.tcpAddress);
+      await c.sub(topic, "ch"); // creates the channel
+      await c.expectResponse("OK");
+    }
+    await using c = await V2Conn.connect(s.tcpAddress);
+    await c.mpub(topic, Array.from({ length: 100 }, (_, i) => `r${String(i).padStart(3, "0")}`));
+    await c.expectResponse("OK");
+  } finally {
+    await s.close(false);
+  }
+  const q = `${topic}:ch`;
+  const recs = parseSegment(await Deno.readFile(segmentPath(dir, q, 0)));
+  assert.equal(recs.length, 100);
+  assert.equal(
+    await Deno.readTextFile(metaPath(dir, q)),
+    `100\n0,0\n0,${recs[99].offset + 4 + recs[99].length}\n`,
+  );
+  return { dir, topic, recs, q };
+}
+
+const names = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => `r${String(from + i).padStart(3, "0")}`);
+
+Deno.test({
+  name: "torn write: killed between write and sync, last record cut short → every record " +
+    "before it delivered, the torn one reported and skipped",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const { dir, topic, recs, q } = await queueOf100();
+    try {
+      // The last sync saw 90 records; 9 more reached the file after it, the 100th only in part.
+      await Deno.writeTextFile(metaPath(dir, q), `90\n0,0\n0,${recs[90].offset}\n`);
+      await Deno.truncate(segmentPath(dir, q, 0), recs[99].offset + 4 + 10);
+      await using s = await startNsqd({ memQueueSize: 0, httpAddress: "127.0.0.1:0" }, dir);
+      {
+        await using c = await V2Conn.connect(s.tcpAddress);
+        await c.pub(topic, "after");
+        await c.expectResponse("OK");
+      }
+      const got = await drainInProcess(s, topic);
+      assert.deepEqual(got.sort(), [...names(0, 99), "after"].sort(), s.logs.join("\n"));
+      const log = s.logs.join("\n");
+      assert.match(
+        log,
+        /DISKQUEUE\(torn:ch\) .*metadata writePos \d+ < file size of \d+, skipping/,
+      );
+      assert.match(log, /DISKQUEUE\(torn:ch\) reading at \d+ of .*000000\.dat - unexpected EOF/);
+      assert.match(log, /saving bad file as .*torn:ch\.diskqueue\.000000\.dat\.bad/);
+      // Depth counted 90: the 9 salvaged beyond it make it negative at the tail, then reset.
+      assert.match(log, /DISKQUEUE\(torn:ch\) negative depth at tail/);
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "torn write: metadata pointing past the data (power loss) → what is on disk delivered, " +
+    "new messages written to a new file and delivered too",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const { dir, topic, recs, q } = await queueOf100();
+    try {
+      // The metadata says 100 records; only 95 and a half reached the disk.
+      await Deno.truncate(segmentPath(dir, q, 0), recs[95].offset + 7);
+      await using s = await startNsqd({ memQueueSize: 0, httpAddress: "127.0.0.1:0" }, dir);
+      // Published before anything is read: go-diskqueue would append them after a hole at the
+      // old writePos, and lose them when its reader stops at the hole.
+      {
+        await using c = await V2Conn.connect(s.tcpAddress);
+        await c.mpub(topic, ["new1", "new2", "new3"]);
+        await c.expectResponse("OK");
+      }
+      const got = await drainInProcess(s, topic);
+      assert.deepEqual(got.sort(), [...names(0, 95), "new1", "new2", "new3"].sort());
+      const log = s.logs.join("\n");
+      assert.match(
+        log,
+        /DISKQUEUE\(torn:ch\) .*000000\.dat metadata writePos \d+ > file size of \d+, data lost/,
+      );
+      assert.match(log, /saving bad file as .*torn:ch\.diskqueue\.000000\.dat\.bad/);
+      assert.match(log, /DISKQUEUE\(torn:ch\) positive depth at tail \(\d+\), data loss/);
+    } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
