@@ -7,6 +7,12 @@
  */
 import type { Logger } from "../internal/log.ts";
 import {
+  nsqGetV1,
+  nsqRequest,
+  type NsqRequestOptions,
+  settleAll,
+} from "../http/nsq_http_client.ts";
+import {
   addChannel,
   type ChannelStats,
   type ClientStats,
@@ -144,36 +150,20 @@ export class ClusterInfo {
     this.#opts.httpClient = client;
   }
 
-  async #request(method: "GET" | "POST", endpoint: string): Promise<Response> {
-    const verb = method === "GET" ? "Get" : "Post";
-    const timeout = this.#opts.connectTimeout + this.#opts.requestTimeout;
-    let res: Response;
-    try {
-      res = await fetch(endpoint, {
-        method,
-        headers: { "Accept": "application/vnd.nsq; version=1.0" },
-        signal: AbortSignal.timeout(timeout),
-        client: this.#opts.httpClient,
-      });
-    } catch (e) {
-      throw new Error(`${verb} ${JSON.stringify(endpoint)}: ${describeFetchError(e, endpoint)}`);
-    }
-    if (res.status !== 200) {
-      const body = await res.text().catch(() => "");
-      throw new Error(`got response ${res.status} ${statusText(res)} ${JSON.stringify(body)}`);
-    }
-    return res;
+  #request(method: "GET" | "POST", endpoint: string): Promise<Response> {
+    return nsqRequest(method, endpoint, this.#requestOptions());
+  }
+
+  #requestOptions(): NsqRequestOptions {
+    return {
+      timeout: this.#opts.connectTimeout + this.#opts.requestTimeout,
+      client: this.#opts.httpClient,
+    };
   }
 
   /** GET a V1 JSON answer (Go's `GETV1`). */
-  async getV1<T>(endpoint: string): Promise<T> {
-    const res = await this.#request("GET", endpoint);
-    const text = await res.text();
-    try {
-      return JSON.parse(text) as T;
-    } catch (e) {
-      throw new Error(`${e instanceof Error ? e.message : e}`);
-    }
+  getV1<T>(endpoint: string): Promise<T> {
+    return nsqGetV1<T>(endpoint, this.#requestOptions());
   }
 
   /** POST with an empty body, expecting 200 (Go's `POSTV1`). */
@@ -188,17 +178,12 @@ export class ClusterInfo {
     kind: "nsqd" | "nsqlookupd",
     query: (addr: string) => Promise<R>,
   ): Promise<{ results: R[]; errors: string[] }> {
-    const settled = await Promise.allSettled(addrs.map(query));
-    const results: R[] = [];
-    const errors: string[] = [];
-    for (const s of settled) {
-      if (s.status === "fulfilled") results.push(s.value);
-      else errors.push(s.reason instanceof Error ? s.reason.message : String(s.reason));
-    }
+    const settled = await settleAll(addrs, query);
+    const errors = settled.errors.map((e) => e.message);
     if (errors.length === addrs.length) {
       throw new UpstreamError(`failed to query any ${kind}: ${errors.join("\n")}`);
     }
-    return { results, errors };
+    return { results: settled.results, errors };
   }
 
   #log(endpoint: string, kind: string): void {
@@ -592,40 +577,6 @@ export function queryEscape(s: string): string {
     /[!'()*]/g,
     (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
   );
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: "Bad Request",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  500: "Internal Server Error",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-};
-
-function statusText(res: Response): string {
-  return res.statusText || STATUS_TEXT[res.status] || "";
-}
-
-/** A fetch failure in words close to Go's net/http errors. */
-function describeFetchError(e: unknown, endpoint: string): string {
-  const cause = e instanceof Error && e.cause !== undefined ? ` ${e.cause}` : "";
-  const msg = (e instanceof Error ? e.message : String(e)) + cause;
-  const host = (() => {
-    try {
-      return new URL(endpoint).host;
-    } catch {
-      return endpoint;
-    }
-  })();
-  if (e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError")) {
-    return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
-  }
-  if (/refused/i.test(msg)) return `dial tcp ${host}: connect: connection refused`;
-  if (/reset/i.test(msg)) return `read tcp ${host}: read: connection reset by peer`;
-  if (/dns|lookup|resolve/i.test(msg)) return `dial tcp: lookup ${host}: no such host`;
-  return e instanceof Error && e.cause instanceof Error ? e.cause.message : msg;
 }
 
 function producerFromLookupd(r: Record<string, unknown>): Producer {

@@ -1,13 +1,14 @@
 /**
  * The few cluster queries the tools make over HTTP, shaped like nsq's internal/clusterinfo: topic
  * producers from nsqlookupd `/lookup` or from nsqd `/stats` + `/info`, the topic list from
- * nsqlookupd `/topics`, and one channel's stats summed over its producers. Requests send
- * `Accept: application/vnd.nsq; version=1.0` (nsq's http_api GETV1) so nsqd/nsqlookupd answer
- * with bare JSON, and are bounded by the tool's `--http-client-request-timeout`.
+ * nsqlookupd `/topics`, and one channel's stats summed over its producers. Requests go through
+ * lib/http/nsq_http_client.ts (nsq's http_api GETV1), bounded by the tool's
+ * `--http-client-request-timeout`.
  *
  * @module
  */
 import { cutHostPort, joinHostPort } from "../internal/net_addr.ts";
+import { nsqGetV1, settleAll } from "../http/nsq_http_client.ts";
 
 /** Timeouts of nsq's http_api client (ms). fetch has one deadline: the request timeout. */
 export interface HttpTimeouts {
@@ -46,59 +47,9 @@ export class ErrList extends Error {
   }
 }
 
-function describeFetchError(url: string, e: unknown): Error {
-  const text = e instanceof Error ? e.message : String(e);
-  let host = "";
-  try {
-    host = new URL(url).host;
-  } catch { /* keep "" */ }
-  if (e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError")) {
-    return new Error(
-      `Get ${
-        JSON.stringify(url)
-      }: context deadline exceeded (Client.Timeout exceeded while awaiting headers)`,
-    );
-  }
-  if (/refused/i.test(text)) {
-    return new Error(`Get ${JSON.stringify(url)}: dial tcp ${host}: connect: connection refused`);
-  }
-  return new Error(`Get ${JSON.stringify(url)}: ${text}`);
-}
-
-const STATUS_TEXT: Readonly<Record<number, string>> = {
-  400: "Bad Request",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  500: "Internal Server Error",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-};
-
 /** GET `url` as nsq's http_api GETV1: 200 → the parsed JSON; otherwise an Error in Go's words. */
-export async function getV1<T>(url: string, timeouts: HttpTimeouts): Promise<T> {
-  let resp: Response;
-  try {
-    resp = await fetch(url, {
-      headers: { Accept: "application/vnd.nsq; version=1.0" },
-      signal: AbortSignal.timeout(timeouts.requestTimeout),
-    });
-  } catch (e) {
-    throw describeFetchError(url, e);
-  }
-  const body = await resp.text();
-  if (resp.status !== 200) {
-    const status = `${resp.status} ${STATUS_TEXT[resp.status] ?? resp.statusText}`.trimEnd();
-    throw new Error(`got response ${status} ${JSON.stringify(body)}`);
-  }
-  let parsed: unknown = JSON.parse(body);
-  // An nsqd/nsqlookupd that ignored the Accept header wraps the answer in {"data": ...}.
-  if (
-    parsed !== null && typeof parsed === "object" && "data" in parsed && "status_code" in parsed
-  ) {
-    parsed = (parsed as { data: unknown }).data;
-  }
-  return parsed as T;
+export function getV1<T>(url: string, timeouts: HttpTimeouts): Promise<T> {
+  return nsqGetV1<T>(url, { timeout: timeouts.requestTimeout });
 }
 
 function makeProducer(broadcastAddress: string, httpPort: number, tcpPort: number): Producer {
@@ -116,13 +67,7 @@ async function fanOut<R>(
   fn: (addr: string) => Promise<R>,
   what: string,
 ): Promise<{ results: R[]; errors: Error[] }> {
-  const settled = await Promise.allSettled(addrs.map(fn));
-  const results: R[] = [];
-  const errors: Error[] = [];
-  for (const s of settled) {
-    if (s.status === "fulfilled") results.push(s.value);
-    else errors.push(s.reason instanceof Error ? s.reason : new Error(String(s.reason)));
-  }
+  const { results, errors } = await settleAll(addrs, fn);
   // Like nsq: with no address at all this fails too ("failed to query any nsqd: ").
   if (errors.length === addrs.length) {
     throw new Error(`failed to query any ${what}: ${new ErrList(errors).message}`);
