@@ -187,6 +187,13 @@ export class QueryParams {
   }
 }
 
+/** The first value of `key`, or 400 `text` (e.g. `MISSING_ARG_TOPIC`) when it is absent. */
+export function requireArg(q: QueryParams, key: string, text: string): string {
+  const v = q.get(key);
+  if (v === undefined) throw new HttpError(400, text);
+  return v;
+}
+
 /** What a handler sees of a request. */
 export class V1Context {
   /** The Hono context (route params, raw request). */

@@ -3,28 +3,9 @@
  * `/nodes`, with nsqlookupd's JSON), answered from the gossip-fed registration DB. Registered only
  * when `--gossip-address` is set: otherwise these paths answer 404 `NOT_FOUND` as Go nsqd 1.3 does.
  */
-import { HttpError, type QueryParams, type V1App } from "../http/v1.ts";
-import type { GossipPeer } from "../gossip/mod.ts";
+import { HttpError, requireArg, type V1App } from "../http/v1.ts";
+import { nodeJson, peerInfoJson } from "../http/lookupd_api.ts";
 import type { Nsqd } from "./nsqd.ts";
-
-/** PeerInfo as nsqlookupd's `/lookup` renders it. */
-
-function peerJson(p: GossipPeer) {
-  return {
-    remote_address: p.remoteAddress,
-    hostname: p.hostname,
-    broadcast_address: p.broadcastAddress,
-    tcp_port: p.tcpPort,
-    http_port: p.httpPort,
-    version: p.version,
-  };
-}
-
-function requireArg(q: QueryParams, key: string, text: string): string {
-  const v = q.get(key);
-  if (v === undefined) throw new HttpError(400, text);
-  return v;
-}
 
 function db(nsqd: Nsqd) {
   if (nsqd.gossip === null) throw new HttpError(503, "GOSSIP_NOT_READY");
@@ -40,7 +21,7 @@ export function addGossipRoutes(app: V1App, nsqd: Nsqd): void {
       throw new HttpError(404, "TOPIC_NOT_FOUND");
     }
     const channels = d.findRegistrations("channel", topic, "*").map((r) => r.subkey);
-    const producers = d.findProducers("topic", topic, "").map(peerJson);
+    const producers = d.findProducers("topic", topic, "").map(peerInfoJson);
     return { channels, producers };
   });
 
@@ -59,7 +40,7 @@ export function addGossipRoutes(app: V1App, nsqd: Nsqd): void {
       const topics = d.lookupRegistrations(p.id).filter((r) => r.category === "topic").map((r) =>
         r.key
       );
-      return { ...peerJson(p), tombstones: topics.map(() => false), topics };
+      return nodeJson(p, topics, topics.map(() => false));
     });
     return { producers };
   });

@@ -22,6 +22,7 @@ import {
   parseQuery,
   QueryParams,
   RawJson,
+  requireArg,
   respondV1,
   serveHttp,
   V1App,
@@ -663,12 +664,6 @@ function peekCount(q: QueryParams): number {
 
 function diskQueueOf(b: BackendQueue): DiskQueue | null {
   return b instanceof DiskQueue ? b : null;
-}
-
-function requireArg(q: QueryParams, key: string, text: string): string {
-  const v = q.get(key);
-  if (v === undefined) throw new HttpError(400, text);
-  return v;
 }
 
 function existingTopic(nsqd: Nsqd, name: string): Topic {

@@ -6,37 +6,15 @@
 import type { Logger } from "../internal/log.ts";
 import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { NSQ_VERSION } from "../version.ts";
-import { goJson, HttpError, type QueryParams, RawJson, V1App, type V1Context } from "../http/v1.ts";
-import {
-  filterByActive,
-  type PeerInfo,
-  type Producer,
-  type RegistrationDB,
-} from "./registration_db.ts";
+import { goJson, HttpError, RawJson, requireArg, V1App, type V1Context } from "../http/v1.ts";
+import { nodeJson, peerInfoJson } from "../http/lookupd_api.ts";
+import { filterByActive, type Producer, type RegistrationDB } from "./registration_db.ts";
 
 /** What the HTTP API needs from its daemon. */
 export interface LookupdHttpContext {
   readonly db: RegistrationDB;
   readonly logger: Logger;
   readonly opts: { readonly inactiveProducerTimeout: number; readonly tombstoneLifetime: number };
-}
-
-/** PeerInfo as `/lookup` renders it (Go struct field order). */
-function peerJson(p: PeerInfo) {
-  return {
-    remote_address: p.remoteAddress,
-    hostname: p.hostname,
-    broadcast_address: p.broadcastAddress,
-    tcp_port: p.tcpPort,
-    http_port: p.httpPort,
-    version: p.version,
-  };
-}
-
-function requireArg(q: QueryParams, key: string, text: string): string {
-  const v = q.get(key);
-  if (v === undefined) throw new HttpError(400, text);
-  return v;
 }
 
 /** nsq's `http_api.GetTopicChannelArgs`: present and valid topic and channel. */
@@ -94,7 +72,7 @@ export function newLookupdHttpApp(ctx: LookupdHttpContext): V1App {
       opts.inactiveProducerTimeout,
       opts.tombstoneLifetime,
     );
-    return { channels, producers: producers.map((p) => peerJson(p.peerInfo)) };
+    return { channels, producers: producers.map((p) => peerInfoJson(p.peerInfo)) };
   });
 
   app.get("/topics", () => ({
@@ -124,7 +102,7 @@ export function newLookupdHttpApp(ctx: LookupdHttpContext): V1App {
           tp.peerInfo === info && tp.isTombstoned(opts.tombstoneLifetime)
         )
       );
-      return { ...peerJson(info), tombstones, topics };
+      return nodeJson(info, topics, tombstones);
     });
     return { producers };
   });
