@@ -193,8 +193,49 @@ export function upgradeTlsServer(conn: Transport, opts: TlsUpgradeOptions): Prom
     duplex.closeTransport();
     return Promise.reject(err);
   }
-  const timeoutMs = opts.handshakeTimeoutMs ?? 5000;
+  let peer: PeerCertificate | undefined;
+  return driveHandshake(socket, duplex, "secure", opts.handshakeTimeoutMs ?? 5000, {
+    teardown: () => {
+      duplex.destroy();
+      duplex.closeTransport();
+    },
+    verify: () => {
+      peer = socket.getPeerCertificate(true);
+      const problem = checkClientCert(opts.clientAuthPolicy, peer, opts.ca);
+      return problem ? new Error(problem) : null;
+    },
+    build: () => {
+      const alpn = socket.alpnProtocol;
+      return new TlsTransport(
+        socket,
+        duplex,
+        connectionState(socket, typeof alpn === "string" ? alpn : "", peer),
+      );
+    },
+  });
+}
 
+/** What a side does at the end of its handshake (see {@linkcode driveHandshake}). */
+interface HandshakeSteps {
+  /** Releases the transport under the TLS socket on failure. */
+  teardown(): void;
+  /** Why the finished handshake is unacceptable, or null; a throw fails it as `TLS handshake failed`. */
+  verify(): Error | null;
+  /** The transport once the handshake is accepted. */
+  build(): TlsTransport;
+}
+
+/**
+ * Waits for `socket`'s `secureEvent` within `timeoutMs`, then verifies and builds the transport;
+ * any error, close or timeout before that destroys both sockets and rejects once.
+ */
+function driveHandshake(
+  socket: TLSSocket,
+  under: { on(event: "error", listener: () => void): unknown },
+  secureEvent: "secure" | "secureConnect",
+  timeoutMs: number,
+  steps: HandshakeSteps,
+): Promise<TlsTransport> {
   return new Promise<TlsTransport>((resolve, reject) => {
     let settled = false;
     const fail = (err: Error) => {
@@ -202,8 +243,7 @@ export function upgradeTlsServer(conn: Transport, opts: TlsUpgradeOptions): Prom
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      duplex.destroy();
-      duplex.closeTransport();
+      steps.teardown();
       reject(err);
     };
     const timer = setTimeout(
@@ -212,36 +252,40 @@ export function upgradeTlsServer(conn: Transport, opts: TlsUpgradeOptions): Prom
     );
     // Keep a listener for the socket's whole life: an unheard 'error' would crash the process.
     socket.on("error", (err: Error) => fail(new Error(`TLS handshake failed: ${err.message}`)));
-    duplex.on("error", () => {});
+    under.on("error", () => {});
     const onClose = () => fail(new Error("TLS handshake failed: connection closed"));
     socket.once("close", onClose);
-    socket.once("secure", () => {
+    socket.once(secureEvent, () => {
       if (settled) return;
-      let peer: PeerCertificate | undefined;
       try {
-        peer = socket.getPeerCertificate(true);
-        const problem = checkClientCert(opts.clientAuthPolicy, peer, opts.ca);
-        if (problem) return fail(new Error(problem));
+        const problem = steps.verify();
+        if (problem) return fail(problem);
       } catch (err) {
         return fail(new Error(`TLS handshake failed: ${(err as Error).message}`));
       }
       settled = true;
       clearTimeout(timer);
       socket.off("close", onClose);
-      const cipher = socket.getCipher();
-      const protocol = socket.getProtocol() ?? "";
-      const alpn = socket.alpnProtocol;
-      resolve(
-        new TlsTransport(socket, duplex, {
-          version: VERSION_NAMES[protocol] ?? protocol,
-          cipherSuite: cipher?.standardName || cipher?.name || "",
-          negotiatedProtocol: typeof alpn === "string" ? alpn : "",
-          negotiatedProtocolIsMutual: true,
-          peerCommonName: commonName(peer),
-        }),
-      );
+      resolve(steps.build());
     });
   });
+}
+
+/** The negotiated parameters as {@linkcode TlsTransport} reports them. */
+function connectionState(
+  socket: TLSSocket,
+  negotiatedProtocol: string,
+  peer: PeerCertificate | undefined,
+): TlsState {
+  const cipher = socket.getCipher();
+  const protocol = socket.getProtocol() ?? "";
+  return {
+    version: VERSION_NAMES[protocol] ?? protocol,
+    cipherSuite: cipher?.standardName || cipher?.name || "",
+    negotiatedProtocol,
+    negotiatedProtocolIsMutual: true,
+    peerCommonName: commonName(peer),
+  };
 }
 
 function hasCert(peer: PeerCertificate | undefined): peer is PeerCertificate {
@@ -466,54 +510,25 @@ export function upgradeTlsClient(
     raw.destroy();
     return Promise.reject(err);
   }
-  const timeoutMs = opts.handshakeTimeoutMs ?? 5000;
-  return new Promise<TlsTransport>((resolve, reject) => {
-    let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      raw.destroy();
-      reject(err);
-    };
-    const timer = setTimeout(
-      () => fail(new Error(`TLS handshake timed out after ${timeoutMs}ms`)),
-      timeoutMs,
-    );
-    // Keep a listener for the socket's whole life: an unheard 'error' would crash the process.
-    socket.on("error", (err: Error) => fail(new Error(`TLS handshake failed: ${err.message}`)));
-    raw.on("error", () => {});
-    const onClose = () => fail(new Error("TLS handshake failed: connection closed"));
-    socket.once("close", onClose);
-    socket.once("secureConnect", () => {
-      if (settled) return;
-      if (!opts.insecureSkipVerify && socket.authorized === false) {
-        return fail(
-          new Error(`TLS handshake failed: ${socket.authorizationError ?? "unauthorized"}`),
-        );
-      }
-      settled = true;
-      clearTimeout(timer);
-      socket.off("close", onClose);
-      const cipher = socket.getCipher();
-      const protocol = socket.getProtocol() ?? "";
+  return driveHandshake(socket, raw, "secureConnect", opts.handshakeTimeoutMs ?? 5000, {
+    teardown: () => raw.destroy(),
+    verify: () =>
+      !opts.insecureSkipVerify && socket.authorized === false
+        ? new Error(`TLS handshake failed: ${socket.authorizationError ?? "unauthorized"}`)
+        : null,
+    build: () => {
       let peer: PeerCertificate | undefined;
       try {
         peer = socket.getPeerCertificate();
       } catch {
         peer = undefined;
       }
-      resolve(
-        new TlsTransport(socket, { closeTransport: () => raw.destroy() }, {
-          version: VERSION_NAMES[protocol] ?? protocol,
-          cipherSuite: cipher?.standardName || cipher?.name || "",
-          negotiatedProtocol: "",
-          negotiatedProtocolIsMutual: true,
-          peerCommonName: commonName(peer),
-        }),
+      return new TlsTransport(
+        socket,
+        { closeTransport: () => raw.destroy() },
+        connectionState(socket, "", peer),
       );
-    });
+    },
   });
 }
 
