@@ -35,23 +35,9 @@ import {
   type Msg,
 } from "./wire.ts";
 import { dialAddress } from "../../lib/internal/net_addr.ts";
+import type { IdentifyResponse } from "../../lib/protocol/identify.ts";
 
-/** nsqd's answer to an IDENTIFY with `feature_negotiation: true` (lib/protocol/identify.ts). */
-export interface IdentifyResponse {
-  max_rdy_count: number;
-  version: string;
-  max_msg_timeout: number;
-  msg_timeout: number;
-  tls_v1: boolean;
-  deflate: boolean;
-  deflate_level: number;
-  max_deflate_level: number;
-  snappy: boolean;
-  sample_rate: number;
-  auth_required: boolean;
-  output_buffer_size: number;
-  output_buffer_timeout: number;
-}
+export type { IdentifyResponse };
 
 /** node:tls client options for the upgrade (PEM strings). */
 export interface TlsClientOptions {
