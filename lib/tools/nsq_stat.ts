@@ -8,6 +8,7 @@
  * @module
  */
 import { optionGroup, type OptionSpec } from "../internal/options.ts";
+import { httpClientTimeoutRows, lookupdHttpAddressRow } from "./common_options.ts";
 import {
   type ChannelStats,
   type HttpTimeouts,
@@ -63,18 +64,7 @@ export const nsqStatOptionTable: readonly OptionSpec<NsqStatOptions>[] = optionG
     kind: "duration",
     help: "duration of time between polling/printing output",
   },
-  {
-    flag: "http-client-connect-timeout",
-    field: "httpClientConnectTimeout",
-    kind: "duration",
-    help: "timeout for HTTP connect",
-  },
-  {
-    flag: "http-client-request-timeout",
-    field: "httpClientRequestTimeout",
-    kind: "duration",
-    help: "timeout for HTTP request",
-  },
+  ...httpClientTimeoutRows(),
   { flag: "count", field: "count", kind: "int", help: "number of reports" },
   {
     flag: "nsqd-http-address",
@@ -82,12 +72,7 @@ export const nsqStatOptionTable: readonly OptionSpec<NsqStatOptions>[] = optionG
     kind: "stringArray",
     help: "nsqd HTTP address (may be given multiple times)",
   },
-  {
-    flag: "lookupd-http-address",
-    field: "lookupdHttpAddresses",
-    kind: "stringArray",
-    help: "lookupd HTTP address (may be given multiple times)",
-  },
+  lookupdHttpAddressRow(),
 ]);
 
 /** Go's start-up checks, in order. */

@@ -8,6 +8,12 @@
  * @module
  */
 import { optionGroup, type OptionSpec } from "../internal/options.ts";
+import {
+  consumerOptRow,
+  lookupdHttpAddressRow,
+  maxInFlightRow,
+  nsqdTcpAddressRow,
+} from "./common_options.ts";
 import { Consumer, GoNsqLogger, type Message } from "../client/mod.ts";
 import { checkClientOpt, clientConfig, toolUserAgent } from "./client_opts.ts";
 import { goLog, type ToolIo, type ToolSpec, utf8 } from "./tool.ts";
@@ -41,12 +47,7 @@ export const nsqTailOptionTable: readonly OptionSpec<NsqTailOptions>[] = optionG
   NsqTailOptions
 >("nsq_tail options", [
   { flag: "channel", field: "channel", kind: "string", help: "NSQ channel" },
-  {
-    flag: "max-in-flight",
-    field: "maxInFlight",
-    kind: "int",
-    help: "max number of messages to allow in flight",
-  },
+  maxInFlightRow(),
   { flag: "n", field: "n", kind: "int", help: "total messages to show (will wait if starved)" },
   {
     flag: "print-topic",
@@ -54,31 +55,15 @@ export const nsqTailOptionTable: readonly OptionSpec<NsqTailOptions>[] = optionG
     kind: "bool",
     help: "print topic name where message was received",
   },
-  {
-    flag: "nsqd-tcp-address",
-    field: "nsqdTcpAddresses",
-    kind: "stringArray",
-    help: "nsqd TCP address (may be given multiple times)",
-  },
-  {
-    flag: "lookupd-http-address",
-    field: "lookupdHttpAddresses",
-    kind: "stringArray",
-    help: "lookupd HTTP address (may be given multiple times)",
-  },
+  nsqdTcpAddressRow(),
+  lookupdHttpAddressRow(),
   {
     flag: "topic",
     field: "topics",
     kind: "stringArray",
     help: "NSQ topic (may be given multiple times)",
   },
-  {
-    flag: "consumer-opt",
-    field: "consumerOpts",
-    kind: "stringArray",
-    help: "option to passthrough to nsq.Consumer (may be given multiple times, " +
-      "http://godoc.org/github.com/nsqio/go-nsq#Config)",
-  },
+  consumerOptRow(),
 ]);
 
 /** Go's `tail%06d#ephemeral` with a random number below 999999. */

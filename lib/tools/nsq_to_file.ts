@@ -10,6 +10,13 @@
  */
 import { Logger, type LogLevel, parseLogLevel } from "../internal/log.ts";
 import { optionGroup, type OptionSpec, osHostname } from "../internal/options.ts";
+import {
+  consumerOptRow,
+  httpClientTimeoutRows,
+  lookupdHttpAddressRow,
+  maxInFlightRow,
+  nsqdTcpAddressRow,
+} from "./common_options.ts";
 import { Consumer, GoNsqLogger } from "../client/mod.ts";
 import { lookupdTopics } from "./cluster_info.ts";
 import { checkClientOpt, clientConfig, toolUserAgent } from "./client_opts.ts";
@@ -82,12 +89,7 @@ export const nsqToFileOptionTable: readonly OptionSpec<NsqToFileOptions>[] = opt
   },
   { flag: "log-prefix", field: "logPrefix", kind: "string", help: "log message prefix" },
   { flag: "channel", field: "channel", kind: "string", help: "nsq channel" },
-  {
-    flag: "max-in-flight",
-    field: "maxInFlight",
-    kind: "int",
-    help: "max number of messages to allow in flight",
-  },
+  maxInFlightRow(),
   {
     flag: "output-dir",
     field: "outputDir",
@@ -163,43 +165,16 @@ export const nsqToFileOptionTable: readonly OptionSpec<NsqToFileOptions>[] = opt
     kind: "duration",
     help: "sync file to disk every duration",
   },
-  {
-    flag: "http-client-connect-timeout",
-    field: "httpClientConnectTimeout",
-    kind: "duration",
-    help: "timeout for HTTP connect",
-  },
-  {
-    flag: "http-client-request-timeout",
-    field: "httpClientRequestTimeout",
-    kind: "duration",
-    help: "timeout for HTTP request",
-  },
-  {
-    flag: "nsqd-tcp-address",
-    field: "nsqdTcpAddresses",
-    kind: "stringArray",
-    help: "nsqd TCP address (may be given multiple times)",
-  },
-  {
-    flag: "lookupd-http-address",
-    field: "lookupdHttpAddresses",
-    kind: "stringArray",
-    help: "lookupd HTTP address (may be given multiple times)",
-  },
+  ...httpClientTimeoutRows(),
+  nsqdTcpAddressRow(),
+  lookupdHttpAddressRow(),
   {
     flag: "topic",
     field: "topics",
     kind: "stringArray",
     help: "nsq topic (may be given multiple times)",
   },
-  {
-    flag: "consumer-opt",
-    field: "consumerOpts",
-    kind: "stringArray",
-    help: "option to passthrough to nsq.Consumer (may be given multiple times, " +
-      "http://godoc.org/github.com/nsqio/go-nsq#Config)",
-  },
+  consumerOptRow(),
 ]);
 
 export function validateNsqToFile(o: NsqToFileOptions): string | undefined {

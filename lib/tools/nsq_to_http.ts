@@ -11,6 +11,13 @@
  * @module
  */
 import { optionGroup, type OptionSpec } from "../internal/options.ts";
+import {
+  consumerOptRow,
+  httpClientTimeoutRows,
+  lookupdHttpAddressRow,
+  maxInFlightRow,
+  nsqdTcpAddressRow,
+} from "./common_options.ts";
 import { Consumer, GoNsqLogger, type Message } from "../client/mod.ts";
 import { checkClientOpt, clientConfig, toolUserAgent } from "./client_opts.ts";
 import { HostPool, TimerMetrics } from "./host_pool.ts";
@@ -64,12 +71,7 @@ export const nsqToHttpOptionTable: readonly OptionSpec<NsqToHttpOptions>[] = opt
 >("nsq_to_http options", [
   { flag: "topic", field: "topic", kind: "string", help: "nsq topic" },
   { flag: "channel", field: "channel", kind: "string", help: "nsq channel" },
-  {
-    flag: "max-in-flight",
-    field: "maxInFlight",
-    kind: "int",
-    help: "max number of messages to allow in flight",
-  },
+  maxInFlightRow(),
   { flag: "n", field: "n", kind: "int", help: "number of concurrent publishers" },
   {
     flag: "mode",
@@ -83,18 +85,7 @@ export const nsqToHttpOptionTable: readonly OptionSpec<NsqToHttpOptions>[] = opt
     kind: "float",
     help: "% of messages to publish (float b/w 0 -> 1)",
   },
-  {
-    flag: "http-client-connect-timeout",
-    field: "httpClientConnectTimeout",
-    kind: "duration",
-    help: "timeout for HTTP connect",
-  },
-  {
-    flag: "http-client-request-timeout",
-    field: "httpClientRequestTimeout",
-    kind: "duration",
-    help: "timeout for HTTP request",
-  },
+  ...httpClientTimeoutRows(),
   {
     flag: "status-every",
     field: "statusEvery",
@@ -127,25 +118,9 @@ export const nsqToHttpOptionTable: readonly OptionSpec<NsqToHttpOptions>[] = opt
     help: "HTTP address to make a GET request to. '%s' will be printf replaced with data (may " +
       "be given multiple times)",
   },
-  {
-    flag: "nsqd-tcp-address",
-    field: "nsqdTcpAddresses",
-    kind: "stringArray",
-    help: "nsqd TCP address (may be given multiple times)",
-  },
-  {
-    flag: "lookupd-http-address",
-    field: "lookupdHttpAddresses",
-    kind: "stringArray",
-    help: "lookupd HTTP address (may be given multiple times)",
-  },
-  {
-    flag: "consumer-opt",
-    field: "consumerOpts",
-    kind: "stringArray",
-    help: "option to passthrough to nsq.Consumer (may be given multiple times, " +
-      "http://godoc.org/github.com/nsqio/go-nsq#Config)",
-  },
+  nsqdTcpAddressRow(),
+  lookupdHttpAddressRow(),
+  consumerOptRow(),
 ]);
 
 /** `--header "Key: value"` pairs; throws on a malformed one. */

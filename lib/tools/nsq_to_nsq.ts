@@ -13,6 +13,7 @@
  * @module
  */
 import { optionGroup, type OptionSpec } from "../internal/options.ts";
+import { lookupdHttpAddressRow, maxInFlightRow, nsqdTcpAddressRow } from "./common_options.ts";
 import { isValidChannelName, isValidTopicName } from "../protocol/names.ts";
 import { Consumer, GoNsqLogger, type Message, Producer } from "../client/mod.ts";
 import { checkClientOpt, clientConfig, toolUserAgent } from "./client_opts.ts";
@@ -65,12 +66,7 @@ export const nsqToNsqOptionTable: readonly OptionSpec<NsqToNsqOptions>[] = optio
     kind: "string",
     help: "use this destination topic for all consumed topics (default is consumed topic name)",
   },
-  {
-    flag: "max-in-flight",
-    field: "maxInFlight",
-    kind: "int",
-    help: "max number of messages to allow in flight",
-  },
+  maxInFlightRow(),
   {
     flag: "status-every",
     field: "statusEvery",
@@ -83,24 +79,14 @@ export const nsqToNsqOptionTable: readonly OptionSpec<NsqToNsqOptions>[] = optio
     kind: "string",
     help: "the upstream request mode options: round-robin, hostpool (default), epsilon-greedy",
   },
-  {
-    flag: "nsqd-tcp-address",
-    field: "nsqdTcpAddresses",
-    kind: "stringArray",
-    help: "nsqd TCP address (may be given multiple times)",
-  },
+  nsqdTcpAddressRow(),
   {
     flag: "destination-nsqd-tcp-address",
     field: "destinationNsqdTcpAddresses",
     kind: "stringArray",
     help: "destination nsqd TCP address (may be given multiple times)",
   },
-  {
-    flag: "lookupd-http-address",
-    field: "lookupdHttpAddresses",
-    kind: "stringArray",
-    help: "lookupd HTTP address (may be given multiple times)",
-  },
+  lookupdHttpAddressRow(),
   {
     flag: "topic",
     field: "topics",
