@@ -38,6 +38,15 @@ export class Fifo<T> {
     return this.#buf[(this.#head + i) & (this.#buf.length - 1)];
   }
 
+  /** The first `n` items (fewer when shorter), oldest first, without removing them. */
+  head(n: number): T[] {
+    const out: T[] = [];
+    for (let i = 0; i < n && i < this.#len; i++) {
+      out.push(this.#buf[(this.#head + i) & (this.#buf.length - 1)] as T);
+    }
+    return out;
+  }
+
   /** Removes and returns everything, oldest first. */
   drain(): T[] {
     const out: T[] = [];

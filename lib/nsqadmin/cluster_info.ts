@@ -472,21 +472,27 @@ export class ClusterInfo {
   }
 
   /** Deletes the topic on every lookupd and on every nsqd that has it. */
-  async deleteTopic(
+  deleteTopic(
     topic: string,
     lookupds: readonly string[],
     nsqds: readonly string[],
   ): Promise<string[]> {
-    const producers = await this.getTopicProducers(topic, lookupds, nsqds);
-    const errors = [...producers.errors];
-    const qs = `topic=${queryEscape(topic)}`;
-    errors.push(...await this.nsqlookupdPost(lookupds, "topic/delete", qs));
-    errors.push(...await this.producersPost(producers.value, "topic/delete", qs));
-    return errors;
+    return this.#delete("topic/delete", topic, "", lookupds, nsqds);
   }
 
   /** Deletes the channel on every lookupd and on every nsqd that has the topic. */
-  async deleteChannel(
+  deleteChannel(
+    topic: string,
+    channel: string,
+    lookupds: readonly string[],
+    nsqds: readonly string[],
+  ): Promise<string[]> {
+    return this.#delete("channel/delete", topic, channel, lookupds, nsqds);
+  }
+
+  /** A delete (`uri` = `topic/delete` or `channel/delete`) on every lookupd, then every producer. */
+  async #delete(
+    uri: string,
     topic: string,
     channel: string,
     lookupds: readonly string[],
@@ -494,9 +500,10 @@ export class ClusterInfo {
   ): Promise<string[]> {
     const producers = await this.getTopicProducers(topic, lookupds, nsqds);
     const errors = [...producers.errors];
-    const qs = `topic=${queryEscape(topic)}&channel=${queryEscape(channel)}`;
-    errors.push(...await this.nsqlookupdPost(lookupds, "channel/delete", qs));
-    errors.push(...await this.producersPost(producers.value, "channel/delete", qs));
+    let qs = `topic=${queryEscape(topic)}`;
+    if (channel !== "") qs += `&channel=${queryEscape(channel)}`;
+    errors.push(...await this.nsqlookupdPost(lookupds, uri, qs));
+    errors.push(...await this.producersPost(producers.value, uri, qs));
     return errors;
   }
 

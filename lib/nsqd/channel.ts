@@ -127,9 +127,7 @@ export class Channel {
 
   /** For peek.ts: the first `n` messages of the memory queue. */
   peekMemory(n: number): Message[] {
-    const out: Message[] = [];
-    for (let i = 0; i < n && i < this.#mem.length; i++) out.push(this.#mem.at(i)!);
-    return out;
+    return this.#mem.head(n);
   }
 
   // ---- message entry ----------------------------------------------------------------------
@@ -307,13 +305,23 @@ export class Channel {
     return null;
   }
 
+  /**
+   * Beyond NSQ: a message already delivered --max-attempts / `max_attempts` times goes to the
+   * dead-letter topic (or is dropped) instead of coming back; true when it did.
+   */
+  #deadLettered(msg: Message): boolean {
+    if (this.maxAttempts <= 0 || msg.attempts < this.maxAttempts) return false;
+    deadLetter(this, msg);
+    return true;
+  }
+
   /** REQ; returns an error reason or null. `timeoutMs` 0 requeues now, else defers. */
   requeueMessage(c: ClientV2, id: string, timeoutMs: number): string | null {
     const msg = this.#takeInFlight(c, id);
     if (typeof msg === "string") return msg;
     this.requeueCount++;
-    if (this.maxAttempts > 0 && msg.attempts >= this.maxAttempts) deadLetter(this, msg);
-    else if (timeoutMs === 0) this.#requeue(msg);
+    if (this.#deadLettered(msg)) return null;
+    if (timeoutMs === 0) this.#requeue(msg);
     else this.#startDeferred(msg, timeoutMs);
     return null;
   }
@@ -425,8 +433,7 @@ export class Channel {
       msg.client = null;
       this.timeoutCount++;
       if (c !== null) c.inFlightDone();
-      if (this.maxAttempts > 0 && msg.attempts >= this.maxAttempts) deadLetter(this, msg);
-      else this.#requeue(msg);
+      if (!this.#deadLettered(msg)) this.#requeue(msg);
       dirty = true;
       msg = this.#inFlightPq.peek();
     }

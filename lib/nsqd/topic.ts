@@ -82,9 +82,7 @@ export class Topic {
 
   /** For peek.ts: the first `n` messages of the memory queue. */
   peekMemory(n: number): Message[] {
-    const out: Message[] = [];
-    for (let i = 0; i < n && i < this.#mem.length; i++) out.push(this.#mem.at(i)!);
-    return out;
+    return this.#mem.head(n);
   }
 
   /** Channels sorted by name (stats, metadata). */
