@@ -27,7 +27,11 @@
  * - RSS per message queued in memory: MPUB×200 for `--runfor` into a channel nobody reads
  *   (`--mem-queue-size 1000000`), (RSS after - before) / messages;
  * - RSS per idle connection: 10,000 connections that sent the magic and IDENTIFY plus 1,000
- *   silent ones, held by a child process (`ulimit -n` raised), (RSS after - before) / 11,000.
+ *   silent ones, held by a child process (`ulimit -n` raised), (RSS after - before) / 11,000;
+ * - `idle-load`: 11,000 held connections (10,000 subscribed with RDY 0, 500 of them at
+ *   heartbeat_interval 1000, 1,000 silent) beside a publisher and a consumer: RSS per connection
+ *   idle and under load, heartbeat gaps during the load, publish / consume rates with and without
+ *   the connections, messages lost (scripts/bench_idle_load.ts).
  *
  * @module
  */
