@@ -27,7 +27,11 @@
  * - RSS per message queued in memory: MPUB×200 for `--runfor` into a channel nobody reads
  *   (`--mem-queue-size 1000000`), (RSS after - before) / messages;
  * - RSS per idle connection: 10,000 connections that sent the magic and IDENTIFY plus 1,000
- *   silent ones, held by a child process (`ulimit -n` raised), (RSS after - before) / 11,000.
+ *   silent ones, held by a child process (`ulimit -n` raised), (RSS after - before) / 11,000;
+ * - `idle-load`: 11,000 held connections (10,000 subscribed with RDY 0, 500 of them at
+ *   heartbeat_interval 1000, 1,000 silent) beside a publisher and a consumer: RSS per connection
+ *   idle and under load, heartbeat gaps during the load, publish / consume rates with and without
+ *   the connections, messages lost (scripts/bench_idle_load.ts).
  *
  * @module
  */
@@ -46,6 +50,7 @@ import {
   type ToolResult,
 } from "./bench.ts";
 import type { LatencyResult } from "./bench_latency.ts";
+import { IDLE_LOAD_METRICS, runIdleLoad } from "./bench_idle_load.ts";
 
 /** Which server a run is against. */
 type Side = "ours" | "theirs";
@@ -70,9 +75,11 @@ type Figures = Record<string, number | undefined>;
 interface Metric {
   key: string;
   label: string;
-  /** "ops" msgs/s, "ms", "mb", "kb", "b" (bytes). */
-  unit: "ops" | "ms" | "mb" | "kb" | "b";
+  /** "ops" msgs/s, "ms", "mb", "kb", "b" (bytes), "n" (a count). */
+  unit: "ops" | "ms" | "mb" | "kb" | "b" | "n";
   higherIsBetter: boolean;
+  /** Keep the worse of the two runs (a correctness count, e.g. messages lost). */
+  worst?: boolean;
 }
 
 /** A group of rows measured on one server per run. */
@@ -462,6 +469,20 @@ const idle: Session = {
     }),
 };
 
+/** Idle connections beside a working publisher and consumer (scripts/bench_idle_load.ts). */
+const idleLoad: Session = {
+  id: "idle-load",
+  defaults: false,
+  metrics: IDLE_LOAD_METRICS.map(([key, label, unit, higherIsBetter, worst]) => ({
+    key,
+    label,
+    unit,
+    higherIsBetter,
+    worst,
+  })),
+  run: (side, s) => withServer(side, s, [], (n) => runIdleLoad(n, s.runforMs)),
+};
+
 // ---------------------------------------------------------------------------------------------
 // The connection holder (`bench_compare.ts --hold-conns <addr> <identified> <silent>`)
 // ---------------------------------------------------------------------------------------------
@@ -567,6 +588,7 @@ function sessions(s: CompareSettings): Session[] {
     http,
     latency(s.rate),
     idle,
+    idleLoad,
     queued,
   ].filter((x) => s.only.size === 0 || s.only.has(x.id));
 }
@@ -586,6 +608,8 @@ function fmt(m: Metric, x: number | undefined): string {
       return `${x.toFixed(1)} KB`;
     case "b":
       return `${x.toFixed(0)} B`;
+    case "n":
+      return x.toFixed(0);
   }
 }
 
@@ -594,7 +618,7 @@ const LOWER: Metric = { key: "", label: "", unit: "b", higherIsBetter: false };
 function better(m: Metric, a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined || !Number.isFinite(a)) return b;
   if (b === undefined || !Number.isFinite(b)) return a;
-  return m.higherIsBetter ? Math.max(a, b) : Math.min(a, b);
+  return m.higherIsBetter !== (m.worst ?? false) ? Math.max(a, b) : Math.min(a, b);
 }
 
 export async function compareMain(args: string[]): Promise<number> {
