@@ -10,12 +10,13 @@
  * @module
  */
 import { encodeCommand, V2Conn } from "../test/_util/wire.ts";
+import { NSQD_V8_FLAGS } from "../lib/cli/v8_flags.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
 
 /** nsqd's default V8 flags, as `deno task start` and the compiled binary run it. */
-export const OUR_V8_FLAGS = "--max-semi-space-size=1";
+export const OUR_V8_FLAGS = NSQD_V8_FLAGS;
 
 /** Options for {@linkcode NsqdChild.start}. */
 export interface NsqdChildOptions {

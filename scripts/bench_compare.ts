@@ -677,6 +677,7 @@ export async function compareMain(args: string[]): Promise<number> {
             best[side][cpuKey] = better(LOWER, best[side][cpuKey], f[cpuKey]);
           }
           if (f.rss !== undefined && Number.isFinite(f.rss)) {
+            log(`    peak RSS ${fmtMb(f.rss)}`);
             rssBest[side] = Number.isFinite(rssBest[side]) ? Math.min(rssBest[side], f.rss) : f.rss;
           }
         } catch (err) {

@@ -338,7 +338,7 @@ export class Channel {
   }
 
   #startDeferred(msg: Message, ms: number): void {
-    msg.compact();
+    msg.packDeferred(ms);
     msg.pri = monoNow() + ms;
     const max = this.nsqd.opts.maxDeferredInMemory;
     if (max > 0 && this.#deferredPq.length >= max && this.#spillOut(msg)) return;

@@ -15,6 +15,35 @@ import {
 
 const TWO_32 = 4294967296;
 
+/**
+ * Deferred bodies are packed into shared slabs: a body of its own (PUB and DPUB copy each body
+ * out of the read buffer) costs V8 an ArrayBuffer, a backing store and its bookkeeping, ~300
+ * bytes beside a 200-byte body, and a deferred message lives for its whole delay. A slab is
+ * freed once every body in it is gone, so each slab takes bodies of one delay class (delays
+ * within 2× of each other, arriving together): its bodies come due at about the same time.
+ */
+const SLAB_SIZE = 16 * 1024;
+/** Bodies up to this size are packed; larger ones keep (or get, see compact) their own buffer. */
+const PACK_MAX = 1024;
+/** The slab being filled, per delay class (log2 of the delay in ms). */
+const slabs: { buf: Uint8Array; off: number }[] = [];
+/** Every slab's buffer: a body in one is already packed. */
+const slabBuffers = new WeakSet<ArrayBufferLike>();
+
+/** A copy of `body` in the slab of delay class `ms`. */
+function packInSlab(body: Uint8Array, ms: number): Uint8Array {
+  const cls = Math.min(40, Math.floor(Math.log2(Math.max(1, ms))));
+  let slab = slabs[cls];
+  if (slab === undefined || slab.off + body.length > SLAB_SIZE) {
+    slab = slabs[cls] = { buf: new Uint8Array(SLAB_SIZE), off: 0 };
+    slabBuffers.add(slab.buf.buffer);
+  }
+  const start = slab.off;
+  slab.buf.set(body, start);
+  slab.off = start + body.length;
+  return slab.buf.subarray(start, start + body.length);
+}
+
 export class Message implements WireMessage {
   id: string;
   body: Uint8Array;
@@ -66,6 +95,17 @@ export class Message implements WireMessage {
   compact(): void {
     const b = this.body;
     if (b.buffer.byteLength > 4 * b.length + 4096) this.body = b.slice();
+  }
+
+  /**
+   * For a message about to wait `ms` deferred: a small body moves into a slab shared with other
+   * deferred bodies of about the same delay (see SLAB_SIZE); a large one is compacted. A body
+   * already in a slab stays (the fan-out packs once for every channel's copy).
+   */
+  packDeferred(ms: number): void {
+    const b = this.body;
+    if (b.length > PACK_MAX) this.compact();
+    else if (!slabBuffers.has(b.buffer)) this.body = packInSlab(b, ms);
   }
 
   /** Timestamp in ms since the epoch (loses sub-µs precision; for latency figures). */

@@ -122,6 +122,8 @@ export class Topic {
 
   #fanOut(msg: Message): void {
     const list = this.#channelList;
+    // Every channel defers its copy: pack the shared body once (Message.packDeferred).
+    if (msg.deferred > 0 && list.length > 1) msg.packDeferred(msg.deferred);
     for (let i = 0; i < list.length; i++) {
       const ch = list[i];
       try {

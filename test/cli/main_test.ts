@@ -3,6 +3,7 @@
  * real daemons (listening, SIGTERM / SIGINT → ordered shutdown, exit 0 within 2 s).
  */
 import assert from "node:assert/strict";
+import { NSQD_V8_FLAGS } from "../../lib/cli/v8_flags.ts";
 import { versionLine } from "../../lib/version.ts";
 import { waitFor } from "../_util/wait.ts";
 
@@ -159,6 +160,11 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       try {
         const [, addr] = await proc.waitLog(/TCP: listening on (\S+:\d+)/);
         assert.ok(await canConnect(addr));
+        if (Deno.build.os === "linux") {
+          // `deno run main.ts nsqd` re-executed itself (same pid) with nsqd's V8 flags.
+          const environ = Deno.readTextFileSync(`/proc/${proc.child.pid}/environ`).split("\0");
+          assert.ok(environ.includes(`DENO_V8_FLAGS=${NSQD_V8_FLAGS}`), environ.join(" "));
+        }
         const sentAt = performance.now();
         proc.child.kill(signal);
         const status = await proc.exit();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { reexecDecision } from "../../lib/cli/v8_flags.ts";
+import { NSQD_V8_FLAGS, reexecDecision } from "../../lib/cli/v8_flags.ts";
 
 const env = (vars: Record<string, string>) => ({ get: (k: string) => vars[k] });
 const run = ["/usr/bin/deno", "run", "-A", "main.ts", "nsqd", "--tcp-address", "127.0.0.1:0"];
@@ -26,4 +26,17 @@ Deno.test("v8 flags: no re-execution when the flags are already set or cannot be
   // A program argument after `--` that looks like the flag is not one.
   const after = ["deno", "run", "-A", "main.ts", "--", "--v8-flags=x"];
   assert.equal(reexecDecision(after, env({}), false, "linux"), "exec");
+});
+
+Deno.test("v8 flags: `deno task start` and `deno task compile` pass the flags the re-execution sets", () => {
+  const config = JSON.parse(
+    Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)),
+  ) as { tasks: Record<string, string> };
+  for (const task of ["start", "compile"]) {
+    assert.match(config.tasks[task], /--v8-flags=\S+/, task);
+    const given = /--v8-flags=(\S+)/.exec(config.tasks[task])![1];
+    assert.equal(given, NSQD_V8_FLAGS, task);
+  }
+  // Comma-separated V8 syntax, as DENO_V8_FLAGS and --v8-flags take it.
+  for (const flag of NSQD_V8_FLAGS.split(",")) assert.match(flag, /^--[a-z-]+=\d+$/);
 });

@@ -400,6 +400,31 @@ Deno.test("DPUB: a 300 ms deferred message is not delivered before 300 ms, and s
   assert.ok(at < 800, `delivered after ${at}ms`);
 });
 
+Deno.test("DPUB: deferred bodies (packed in shared slabs) reach two channels intact", async () => {
+  await using s = await startNsqd();
+  const topic = uniqueName();
+  await using a = await connectSub(s, topic, "a", { rdy: 200 });
+  await using b = await connectSub(s, topic, "b", { rdy: 200 });
+  await using p = await V2Conn.connect(s.tcpAddress);
+  const sent = new Set<string>();
+  for (let i = 0; i < 120; i++) {
+    // Sizes around and above the packing limit, two delay classes.
+    const text = `m${i}-`.padEnd(i % 3 === 0 ? 1500 : 10 + i * 3, String.fromCharCode(97 + i % 26));
+    sent.add(text);
+    await p.dpub(topic, i % 2 === 0 ? 50 : 200, text);
+    await p.expectResponse("OK");
+  }
+  for (const c of [a, b]) {
+    const got = new Set<string>();
+    while (got.size < sent.size) {
+      const m = await c.expectMessage({ timeoutMs: 5000 });
+      got.add(dec.decode(m.body));
+      await c.fin(m.id);
+    }
+    assert.deepEqual(got, sent);
+  }
+});
+
 // ---- names -------------------------------------------------------------------------------------
 
 Deno.test("names: 64 characters (including #ephemeral) are valid, 65 are not", async () => {
