@@ -757,12 +757,14 @@ export async function readBody(
   limit: number,
   declared = contentLength(req),
 ): Promise<Uint8Array> {
-  const stream = req.body;
-  if (stream === null) return new Uint8Array(0);
+  // A body of known length is read whole without touching `req.body`: creating that stream
+  // costs Deno a ReadableStream and its buffers per request (~+15 MB of peak RSS at 20k req/s).
   if (declared >= 0 && declared < limit) {
     const buf = new Uint8Array(await req.arrayBuffer());
     return buf.length > limit ? buf.subarray(0, limit) : buf;
   }
+  const stream = req.body;
+  if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
