@@ -106,7 +106,7 @@ export class Topic {
   put(msg: Message): void {
     if (this.exiting) throw new Error("exiting");
     this.messageCount++;
-    this.messageBytes += msg.body.length;
+    this.messageBytes += msg.bodyLength;
     if (this.#flowing() && this.#mem.length === 0 && this.backend.depth() === 0) {
       this.#fanOut(msg);
     } else {
