@@ -50,7 +50,7 @@ import {
   type ToolResult,
 } from "./bench.ts";
 import type { LatencyResult } from "./bench_latency.ts";
-import { IDLE_LOAD_METRICS, runIdleLoad } from "./bench_idle_load.ts";
+import { IDLE_LOAD_METRICS, quantile, runIdleLoad, startHolder } from "./bench_idle_load.ts";
 
 /** Which server a run is against. */
 type Side = "ours" | "theirs";
@@ -434,22 +434,15 @@ const idle: Session = {
     withServer(side, s, [], async (n) => {
       await sleep(1000);
       const idleRss = n.rssMb();
-      const holder = new Child("hold_conns", [
-        "run",
-        "-A",
-        "scripts/bench_compare.ts",
-        "--hold-conns",
-        n.tcpAddress,
-        String(IDLE_IDENTIFIED),
-        String(IDLE_SILENT),
-      ], { maxFiles: true });
+      // The watchers are held beside the idle ones (not counted in the per-connection figure).
+      const holder = await startHolder(n.tcpAddress, {
+        identified: IDLE_IDENTIFIED + HEARTBEAT_WATCHERS,
+        watched: HEARTBEAT_WATCHERS,
+        silent: IDLE_SILENT,
+        subscribe: false,
+      });
+      let stopped = false;
       try {
-        const deadline = performance.now() + 120_000;
-        while (!holder.stdout.includes("ready")) {
-          if (!holder.running) throw new Error(`hold_conns exited:\n${holder.stderr.trim()}`);
-          if (performance.now() > deadline) throw new Error("hold_conns: not ready in 120 s");
-          await sleep(100);
-        }
         // Let the server settle (GC, lazily freed buffers), then take the lowest of a few reads.
         let rss = Infinity;
         for (let i = 0; i < 6; i++) {
@@ -460,11 +453,16 @@ const idle: Session = {
         log(
           `    idle ${fmtMb(idleRss)}, with connections ${fmtMb(rss)}: ${per.toFixed(1)} KB each`,
         );
+        stopped = true;
+        const gaps = (await holder.stop()).map(([, g]) => g).sort((a, b) => a - b);
+        log(
+          `    heartbeats: ${gaps.length} gaps, median ${quantile(gaps, 0.5).toFixed(0)} ms, max ${
+            quantile(gaps, 1).toFixed(0)
+          } ms (heartbeat_interval 1000, ${HEARTBEAT_WATCHERS} connections)`,
+        );
         return { "idle.rss": idleRss, "idle.perconn": per, rss: n.peakRssMb() };
       } finally {
-        await holder.stop();
-        const hb = /heartbeats: .*/.exec(holder.stdout);
-        if (hb) log(`    ${hb[0]} (heartbeat_interval 1000, ${HEARTBEAT_WATCHERS} connections)`);
+        if (!stopped) await holder.stop();
       }
     }),
 };
@@ -482,92 +480,6 @@ const idleLoad: Session = {
   })),
   run: (side, s) => withServer(side, s, [], (n) => runIdleLoad(n, s.runforMs)),
 };
-
-// ---------------------------------------------------------------------------------------------
-// The connection holder (`bench_compare.ts --hold-conns <addr> <identified> <silent>`)
-// ---------------------------------------------------------------------------------------------
-
-async function holdConns(addr: string, identified: number, silent: number): Promise<number> {
-  const [hostname, port] = addr.split(":");
-  const enc = new TextEncoder();
-  const body = enc.encode(JSON.stringify({ client_id: "idle", hostname: "idle" }));
-  const hello = new Uint8Array(4 + 9 + 4 + body.length);
-  hello.set(enc.encode("  V2IDENTIFY\n"));
-  new DataView(hello.buffer).setUint32(13, body.length);
-  hello.set(body, 17);
-  const conns: Deno.TcpConn[] = [];
-  const buf = new Uint8Array(256);
-  const one = async (identify: boolean) => {
-    const c = await Deno.connect({ hostname, port: Number(port) });
-    conns.push(c);
-    if (!identify) return;
-    await c.write(hello);
-    let got = 0;
-    while (got < 8 || got < 4 + new DataView(buf.buffer).getUint32(0)) {
-      const k = await c.read(buf.subarray(got));
-      if (k === null) throw new Error("closed during IDENTIFY");
-      got += k;
-    }
-    if (new DataView(buf.buffer).getUint32(4) !== 0) {
-      throw new Error(`IDENTIFY: ${new TextDecoder().decode(buf.subarray(8, got))}`);
-    }
-  };
-  const batch = async (count: number, identify: boolean) => {
-    for (let i = 0; i < count; i += 100) {
-      await Promise.all(
-        Array.from({ length: Math.min(100, count - i) }, () => one(identify)),
-      );
-    }
-  };
-  await batch(identified, true);
-  await batch(silent, false);
-  // Beside them, HEARTBEAT_WATCHERS connections with heartbeat_interval 1000 answer each
-  // heartbeat with NOP and record the gaps: heartbeats must stay on time among the idle ones.
-  let stopped = false;
-  const gaps: number[] = [];
-  const hbBody = enc.encode(JSON.stringify({ client_id: "hb", heartbeat_interval: 1000 }));
-  const hbHello = new Uint8Array(17 + hbBody.length);
-  hbHello.set(enc.encode("  V2IDENTIFY\n"));
-  new DataView(hbHello.buffer).setUint32(13, hbBody.length);
-  hbHello.set(hbBody, 17);
-  const watch = async () => {
-    const c = await Deno.connect({ hostname, port: Number(port) });
-    conns.push(c);
-    await c.write(hbHello);
-    const b = new Uint8Array(4096);
-    let last = 0;
-    let frames = 0;
-    while (!stopped) {
-      const k = await c.read(b).catch(() => null);
-      if (k === null) break;
-      // Every read after IDENTIFY's response carries heartbeat frames (nothing else is sent).
-      if (frames++ === 0) continue;
-      const now = performance.now();
-      if (last > 0) gaps.push(now - last);
-      last = now;
-      await c.write(enc.encode("NOP\n")).catch(() => {});
-    }
-  };
-  const watchers = Array.from({ length: HEARTBEAT_WATCHERS }, () => watch());
-  console.log("ready");
-  // The idle ones answer nothing (their heartbeat every 30 s is not due within a bench row).
-  const stop = new Promise<void>((resolve) => Deno.addSignalListener("SIGTERM", resolve));
-  await stop;
-  stopped = true;
-  gaps.sort((a, b) => a - b);
-  const q = (p: number) =>
-    gaps.length ? gaps[Math.min(gaps.length - 1, Math.floor(p * gaps.length))] : NaN;
-  console.log(
-    `heartbeats: ${gaps.length} gaps, median ${q(0.5).toFixed(0)} ms, max ${q(1).toFixed(0)} ms`,
-  );
-  for (const c of conns) {
-    try {
-      c.close();
-    } catch { /* gone */ }
-  }
-  await Promise.allSettled(watchers);
-  return 0;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Main
@@ -622,9 +534,6 @@ function better(m: Metric, a: number | undefined, b: number | undefined): number
 }
 
 export async function compareMain(args: string[]): Promise<number> {
-  if (args[0] === "--hold-conns") {
-    return await holdConns(args[1], Number(args[2]), Number(args[3]));
-  }
   const s: CompareSettings = {
     theirs: "",
     goBench: "",

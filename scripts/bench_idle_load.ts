@@ -23,7 +23,8 @@
  * "lost" counts published messages never received.
  *
  * Child modes: `deno run -A scripts/bench_idle_load.ts --hold <addr> <identified> <watched>
- * <silent> <gaps file>` and `--traffic <addr> <topic> <runfor ms>`.
+ * <silent> <gaps file> [--no-sub]` and `--traffic <addr> <topic> <runfor ms>`. The holder also
+ * serves the `idle` row (IDENTIFY only, `--no-sub`), through {@linkcode startHolder}.
  *
  * @module
  */
@@ -88,17 +89,20 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 
 /**
  * Holds the connections until SIGTERM, then writes `[[end epoch ms, gap ms], ...]` of the
- * watched connections' heartbeat gaps to `gapsFile`.
+ * watched connections' heartbeat gaps to `gapsFile`. `identified` connections send the magic,
+ * IDENTIFY and, with `subscribe`, `SUB`; `watched` of them use heartbeat_interval 1000.
  */
 async function hold(
   addr: string,
-  subscribed: number,
+  identified: number,
   watched: number,
   silent: number,
   gapsFile: string,
+  subscribe: boolean,
 ): Promise<number> {
   const dial = dialAddr(addr);
-  const sub = encodeCmd(`SUB ${QUIET_TOPIC} idle`);
+  const sub = subscribe ? encodeCmd(`SUB ${QUIET_TOPIC} idle`) : new Uint8Array(0);
+  const handshakeResponses = subscribe ? 2 : 1;
   const helloIdle = concat(
     MAGIC_V2,
     identifyCmd({ client_id: "idle", hostname: "idle", user_agent: "idle" }),
@@ -118,7 +122,7 @@ async function hold(
     Deno.exit(2);
   };
 
-  /** Reads frames forever: counts the 2 handshake responses, answers heartbeats with NOP. */
+  /** Reads frames forever: counts the handshake responses, answers heartbeats with NOP. */
   const serve = async (c: Deno.TcpConn, watch: boolean, handshake: () => void) => {
     let buf = new Uint8Array(256);
     let end = 0;
@@ -151,7 +155,7 @@ async function hold(
               last = now;
             }
             await writeFull(c, NOP);
-          } else if (++responses === 2) {
+          } else if (++responses === handshakeResponses) {
             handshake();
           }
         }
@@ -178,12 +182,12 @@ async function hold(
       }, fail);
     });
   };
-  // Watched connections are spread evenly among the subscribed ones.
-  const every = Math.max(1, Math.floor(subscribed / Math.max(1, watched)));
-  for (let i = 0; i < subscribed; i += 100) {
+  // Watched connections are spread evenly among the identified ones.
+  const every = Math.max(1, Math.floor(identified / Math.max(1, watched)));
+  for (let i = 0; i < identified; i += 100) {
     await Promise.all(
       Array.from(
-        { length: Math.min(100, subscribed - i) },
+        { length: Math.min(100, identified - i) },
         (_, j) => one((i + j) % every === 0 && (i + j) / every < watched),
       ),
     );
@@ -376,8 +380,61 @@ async function runTraffic(n: NsqdUnderTest, runforMs: number) {
   }
 }
 
-function quantile(sorted: number[], p: number): number {
+export function quantile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
+}
+
+/** A running connection holder (the `--hold` child). */
+export interface Holder {
+  readonly child: Child;
+  /** Stops the holder; returns the watched connections' heartbeat gaps as [end epoch ms, gap ms]. */
+  stop(): Promise<[number, number][]>;
+}
+
+/** Starts the connection holder against `tcpAddress` and waits until every connection is open. */
+export async function startHolder(
+  tcpAddress: string,
+  o: { identified: number; watched: number; silent: number; subscribe: boolean },
+): Promise<Holder> {
+  const gapsFile = Deno.makeTempFileSync({ prefix: "held_conns_gaps_" });
+  const child = new Child("hold", [
+    "run",
+    "-A",
+    "scripts/bench_idle_load.ts",
+    "--hold",
+    tcpAddress,
+    String(o.identified),
+    String(o.watched),
+    String(o.silent),
+    gapsFile,
+    ...(o.subscribe ? [] : ["--no-sub"]),
+  ], { maxFiles: true });
+  const stop = async (): Promise<[number, number][]> => {
+    await child.stop();
+    try {
+      return JSON.parse(Deno.readTextFileSync(gapsFile));
+    } catch {
+      return [];
+    } finally {
+      try {
+        Deno.removeSync(gapsFile);
+      } catch { /* gone */ }
+    }
+  };
+  try {
+    const t = performance.now();
+    while (!child.stdout.includes("ready")) {
+      if (!child.running) throw new Error(`hold exited:\n${child.stderr.trim()}`);
+      if (performance.now() > t + 120_000) throw new Error("hold: not ready in 120 s");
+      await sleep(100);
+    }
+    const total = o.identified + o.silent;
+    log(`    ${total} connections open in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { child, stop };
 }
 
 /** Runs the row on a started server; returns the figures keyed as in {@linkcode IDLE_LOAD_METRICS}. */
@@ -395,35 +452,23 @@ export async function runIdleLoad(
     before = Math.min(before, n.rssMb());
     await sleep(300);
   }
-  const gapsFile = Deno.makeTempFileSync({ prefix: "idle_load_gaps_" });
-  const holder = new Child("hold", [
-    "run",
-    "-A",
-    "scripts/bench_idle_load.ts",
-    "--hold",
-    n.tcpAddress,
-    String(HELD_SUBSCRIBED),
-    String(HELD_WATCHED),
-    String(HELD_SILENT),
-    gapsFile,
-  ], { maxFiles: true });
+  const holder = await startHolder(n.tcpAddress, {
+    identified: HELD_SUBSCRIBED,
+    watched: HELD_WATCHED,
+    silent: HELD_SILENT,
+    subscribe: true,
+  });
+  let stopped = false;
   try {
-    const t = performance.now();
-    while (!holder.stdout.includes("ready")) {
-      if (!holder.running) throw new Error(`hold exited:\n${holder.stderr.trim()}`);
-      if (performance.now() > t + 120_000) throw new Error("hold: not ready in 120 s");
-      await sleep(100);
-    }
-    log(`    ${HELD_TOTAL} connections open in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     let idle = Infinity;
     for (let i = 0; i < 6; i++) {
       await sleep(500);
       idle = Math.min(idle, n.rssMb());
     }
     const held = await runTraffic(n, runforMs);
-    if (!holder.running) throw new Error(`hold exited:\n${holder.stderr.trim()}`);
-    await holder.stop();
-    const pairs = JSON.parse(Deno.readTextFileSync(gapsFile)) as [number, number][];
+    if (!holder.child.running) throw new Error(`hold exited:\n${holder.child.stderr.trim()}`);
+    stopped = true;
+    const pairs = await holder.stop();
     const during = pairs.filter(([at]) => at >= held.t0 && at <= held.t1).map(([, g]) => g);
     during.sort((a, b) => a - b);
     const all = pairs.map(([, g]) => g).sort((a, b) => a - b);
@@ -460,10 +505,7 @@ export async function runIdleLoad(
       rss: n.peakRssMb(),
     };
   } finally {
-    await holder.stop();
-    try {
-      Deno.removeSync(gapsFile);
-    } catch { /* gone */ }
+    if (!stopped) await holder.stop();
   }
 }
 
@@ -498,7 +540,7 @@ if (import.meta.main) {
   const a = Deno.args;
   let code = 2;
   if (a[0] === "--hold") {
-    code = await hold(a[1], Number(a[2]), Number(a[3]), Number(a[4]), a[5]);
+    code = await hold(a[1], Number(a[2]), Number(a[3]), Number(a[4]), a[5], a[6] !== "--no-sub");
   } else if (a[0] === "--traffic") {
     code = await traffic(a[1], a[2], Number(a[3]));
   } else {
