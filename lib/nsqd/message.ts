@@ -14,6 +14,8 @@ import {
 } from "../protocol/message.ts";
 
 const TWO_32 = 4294967296;
+/** Placeholder body for a Message whose body fields are set right after construction. */
+const NO_BODY = new Uint8Array(0);
 
 /**
  * Deferred bodies are packed into shared slabs: a body of its own (PUB and DPUB copy each body
@@ -107,7 +109,10 @@ export class Message implements WireMessage {
 
   /** A fresh per-channel copy for fan-out: same id, body, timestamp and defer; attempts 0. */
   copy(): Message {
-    const m = new Message(this.id, this.body, this.tsHi, this.tsLo, 0);
+    const m = new Message(this.id, NO_BODY, this.tsHi, this.tsLo, 0);
+    m.#bodyBuf = this.#bodyBuf;
+    m.#bodyOff = this.#bodyOff;
+    m.#bodyLen = this.#bodyLen;
     m.deferred = this.deferred;
     m.idKey = this.idKey;
     return m;
